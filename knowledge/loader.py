@@ -1,0 +1,254 @@
+"""Validate the curated YAML and load it into the database, all or nothing.
+
+    python -m knowledge.loader [--db sqlite:///var/knowledge.db]
+
+Any error (unknown field, missing source, malformed date or URL, an alias two procedures
+claim, a deadline rule without legal basis …) stops the build with messages naming the
+file, the procedure and the field; the previous database stays as it was.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from bot.nlu.normalise import fold_key
+from knowledge.db import (AliasRow, Base, KeywordRow, LifeEventRow, MetaRow, MunicipalityRow,
+                          ProcedureLifeEventRow, ProcedureRow, SourceRow, make_engine)
+from knowledge.schema import (LifeEvent, LifeEventFile, Municipality, Procedure,
+                              ProcedureFile)
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DB_URL = "sqlite:///var/knowledge.db"
+
+
+class KnowledgeError(Exception):
+    """The knowledge files are invalid; ``problems`` lists every message."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass
+class Catalog:
+    """Everything the knowledge files say, validated."""
+
+    procedures: List[Procedure] = field(default_factory=list)
+    life_events: List[LifeEvent] = field(default_factory=list)
+    municipalities: List[Municipality] = field(default_factory=list)
+    origin: Dict[str, str] = field(default_factory=dict)  # procedure id -> file
+
+    def alias_table(self) -> List[Tuple[str, str, str]]:
+        """(folded key, procedure id, surface) for every name, reading and alias."""
+        rows = []
+        for procedure in self.procedures:
+            seen = set()
+            for surface in [procedure.name, procedure.reading, *procedure.aliases]:
+                if not surface:
+                    continue
+                key = fold_key(surface)
+                if key and key not in seen:
+                    seen.add(key)
+                    rows.append((key, procedure.id, surface))
+        return rows
+
+
+def _read_yaml(path: Path, root: Path) -> Tuple[str, Any]:
+    name = str(path.relative_to(root.parent)) if path.is_relative_to(root.parent) else str(path)
+    try:
+        return name, yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise KnowledgeError([f"{name}: not valid YAML: {error}"]) from error
+
+
+def _describe(loc: Tuple[Any, ...], raw: Any, kind: str) -> str:
+    """'procedure 'tennyu' (転入届): field 'deadline.rule.basis'' from a pydantic error path."""
+    if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(raw, dict):
+        items = raw.get(loc[0]) or []
+        item = items[loc[1]] if loc[1] < len(items) and isinstance(items[loc[1]], dict) else {}
+        label = f"{kind} '{item.get('id', f'#{loc[1] + 1}')}'"
+        if item.get("name"):
+            label += f" ({item['name']})"
+        path = ".".join(str(part) for part in loc[2:]) or "(whole entry)"
+        return f"{label}: field '{path}'"
+    return f"field '{'.'.join(str(part) for part in loc)}'"
+
+
+def _validate(model: type, name: str, raw: Any, kind: str) -> Optional[BaseModel]:
+    try:
+        return model.parse_obj(raw)
+    except ValidationError as error:
+        raise KnowledgeError(
+            [f"{name}: {_describe(e['loc'], raw, kind)}: {e['msg']}" for e in error.errors()]
+        ) from error
+
+
+def load_catalog(root: Path = ROOT) -> Catalog:
+    """Read and validate every knowledge file under ``root``; raise KnowledgeError."""
+    catalog = Catalog()
+    problems: List[str] = []
+    files = sorted((root / "procedures").glob("*.yaml"))
+    if not files:
+        raise KnowledgeError([f"{root / 'procedures'}: no procedure files found"])
+    for path in files:
+        try:
+            name, raw = _read_yaml(path, root)
+            parsed = _validate(ProcedureFile, name, raw, "procedure")
+        except KnowledgeError as error:
+            problems.extend(error.problems)
+            continue
+        for procedure in parsed.procedures:
+            if procedure.id in catalog.origin:
+                problems.append(f"{name}: procedure '{procedure.id}': field 'id': "
+                                f"already used in {catalog.origin[procedure.id]}")
+                continue
+            catalog.origin[procedure.id] = name
+            catalog.procedures.append(procedure)
+    try:
+        name, raw = _read_yaml(root / "life_events.yaml", root)
+        catalog.life_events = _validate(LifeEventFile, name, raw, "life event").life_events
+    except (KnowledgeError, FileNotFoundError) as error:
+        problems.extend(getattr(error, "problems", [f"{root / 'life_events.yaml'}: missing"]))
+    for path in sorted((root / "municipalities").glob("*.yaml")):
+        try:
+            name, raw = _read_yaml(path, root)
+            catalog.municipalities.append(_validate(Municipality, name, raw, "municipality"))
+        except KnowledgeError as error:
+            problems.extend(error.problems)
+    if not problems:
+        problems.extend(_cross_check(catalog))
+    if problems:
+        raise KnowledgeError(problems)
+    return catalog
+
+
+def _cross_check(catalog: Catalog) -> List[str]:
+    """Rules that span entries: unique aliases, known references."""
+    problems = []
+    owner: Dict[str, Tuple[str, str]] = {}
+    for key, procedure_id, surface in catalog.alias_table():
+        if key in owner and owner[key][0] != procedure_id:
+            other_id, other_surface = owner[key]
+            problems.append(
+                f"{catalog.origin[procedure_id]}: procedure '{procedure_id}': field 'aliases': "
+                f"{surface!r} is also an alias of '{other_id}' ({other_surface!r}, "
+                f"{catalog.origin[other_id]})")
+        owner.setdefault(key, (procedure_id, surface))
+    known_events = {event.id for event in catalog.life_events}
+    known = set(catalog.origin)
+    for procedure in catalog.procedures:
+        where = f"{catalog.origin[procedure.id]}: procedure '{procedure.id}'"
+        for event in procedure.life_events:
+            if event not in known_events:
+                problems.append(f"{where}: field 'life_events': unknown life event {event!r}")
+        for other in procedure.related:
+            if other not in known:
+                problems.append(f"{where}: field 'related': unknown procedure {other!r}")
+    for municipality in catalog.municipalities:
+        where = f"knowledge/municipalities: municipality '{municipality.id}'"
+        for procedure_id in [*municipality.pittari, *municipality.overrides]:
+            if procedure_id not in known:
+                problems.append(f"{where}: unknown procedure {procedure_id!r}")
+    return problems
+
+
+def content_hash(root: Path = ROOT) -> str:
+    """Hash of every knowledge data file, to tell when the database or model is stale."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _insert(session: Session, catalog: Catalog, digest: str) -> None:
+    for event in catalog.life_events:
+        session.add(LifeEventRow(id=event.id, name=event.name, record=event.json()))
+    for procedure in catalog.procedures:
+        session.add(ProcedureRow(
+            id=procedure.id, name=procedure.name, reading=procedure.reading,
+            office=procedure.office, online_status=procedure.online.status.value,
+            has_deadline_rule=bool(procedure.deadline and procedure.deadline.rule),
+            record=procedure.json(ensure_ascii=False)))
+        for position, event in enumerate(procedure.life_events):
+            session.add(ProcedureLifeEventRow(procedure_id=procedure.id, life_event_id=event,
+                                              position=position))
+        for source in procedure.sources:
+            session.add(SourceRow(procedure_id=procedure.id, url=source.url,
+                                  title=source.title, checked=source.checked))
+        for keyword in {fold_key(k) for k in procedure.keywords}:
+            session.add(KeywordRow(key=keyword, procedure_id=procedure.id))
+    session.flush()
+    for key, procedure_id, surface in catalog.alias_table():
+        session.add(AliasRow(key=key, surface=surface, procedure_id=procedure_id))
+    for municipality in catalog.municipalities:
+        session.add(MunicipalityRow(id=municipality.id, name=municipality.name,
+                                    sample=municipality.sample,
+                                    record=municipality.json(ensure_ascii=False)))
+    session.add(MetaRow(key="content_hash", value=digest))
+
+
+def build_database(catalog: Catalog, url: str, digest: str) -> None:
+    """Replace the database's contents with ``catalog`` so readers never see half of it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        target = Path(parsed.database)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(suffix=".db", dir=target.parent)
+        os.close(handle)
+        try:
+            _build_into(catalog, f"sqlite:///{temporary}", digest)
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        return
+    _build_into(catalog, url, digest)
+
+
+def _build_into(catalog: Catalog, url: str, digest: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            Base.metadata.drop_all(connection)
+            Base.metadata.create_all(connection)
+            with Session(bind=connection, future=True) as session:
+                _insert(session, catalog, digest)
+                session.flush()
+    finally:
+        engine.dispose()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=os.environ.get("KNOWLEDGE_DB_URL", DEFAULT_DB_URL))
+    parser.add_argument("--root", type=Path, default=ROOT)
+    args = parser.parse_args(argv)
+    try:
+        catalog = load_catalog(args.root)
+    except KnowledgeError as error:
+        print("knowledge base NOT built:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    build_database(catalog, args.db, content_hash(args.root))
+    print(f"knowledge base built: {len(catalog.procedures)} procedures, "
+          f"{len(catalog.alias_table())} aliases, {len(catalog.life_events)} life events, "
+          f"{len(catalog.municipalities)} municipalities -> {args.db}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
