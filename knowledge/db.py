@@ -49,7 +49,7 @@ class ProcedureLifeEventRow(Base):
     __tablename__ = "procedure_life_events"
     procedure_id = Column(String, ForeignKey("procedures.id"), primary_key=True)
     life_event_id = Column(String, ForeignKey("life_events.id"), primary_key=True)
-    position = Column(Integer, nullable=False)
+    position = Column(Integer, nullable=False)  # the procedure's order in the files
 
 
 class SourceRow(Base):

@@ -176,15 +176,15 @@ def content_hash(root: Path = ROOT) -> str:
 def _insert(session: Session, catalog: Catalog, digest: str) -> None:
     for event in catalog.life_events:
         session.add(LifeEventRow(id=event.id, name=event.name, record=event.json()))
-    for procedure in catalog.procedures:
+    for order, procedure in enumerate(catalog.procedures):
         session.add(ProcedureRow(
             id=procedure.id, name=procedure.name, reading=procedure.reading,
             office=procedure.office, online_status=procedure.online.status.value,
             has_deadline_rule=bool(procedure.deadline and procedure.deadline.rule),
             record=procedure.json(ensure_ascii=False)))
-        for position, event in enumerate(procedure.life_events):
+        for event in procedure.life_events:
             session.add(ProcedureLifeEventRow(procedure_id=procedure.id, life_event_id=event,
-                                              position=position))
+                                              position=order))
         for source in procedure.sources:
             session.add(SourceRow(procedure_id=procedure.id, url=source.url,
                                   title=source.title, checked=source.checked))

@@ -101,6 +101,7 @@ class Counting(str, Enum):
 
     next_day = "翌日から数える"  # 初日不算入: the event day is not day 1
     same_day = "当日を1日目として数える"  # 初日算入: the event day is day 1
+    unknown = "数え方は未確認"  # the sources give no rule: count the earlier way
 
 
 class DeadlineRule(Strict):
