@@ -156,6 +156,15 @@ def _cross_check(catalog: Catalog) -> List[str]:
         for other in procedure.related:
             if other not in known:
                 problems.append(f"{where}: field 'related': unknown procedure {other!r}")
+    for event in catalog.life_events:
+        for procedure_id in event.deadline_procedures:
+            where = f"knowledge/life_events.yaml: life event '{event.id}'"
+            if procedure_id not in known:
+                problems.append(f"{where}: field 'deadline_procedures': "
+                                f"unknown procedure {procedure_id!r}")
+            elif not next(p for p in catalog.procedures if p.id == procedure_id).deadline:
+                problems.append(f"{where}: field 'deadline_procedures': "
+                                f"{procedure_id!r} has no deadline")
     for municipality in catalog.municipalities:
         where = f"knowledge/municipalities: municipality '{municipality.id}'"
         for procedure_id in [*municipality.pittari, *municipality.overrides]:

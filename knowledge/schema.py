@@ -104,6 +104,15 @@ class Counting(str, Enum):
     unknown = "数え方は未確認"  # the sources give no rule: count the earlier way
 
 
+class Calendar(str, Enum):
+    """Which days count as closed when a deadline moves off them."""
+
+    municipal = "市区町村の閉庁日"  # 土日祝 and the new-year closure 12/29-1/3
+    # 土日祝 only: whether the year-end days also count is not confirmed from an
+    # official page, so the earlier (safe) date is given.
+    national_tax = "国税の休日"
+
+
 class DeadlineRule(Strict):
     """A machine-readable deadline: a period after an event, or a fixed yearly date."""
 
@@ -114,6 +123,7 @@ class DeadlineRule(Strict):
     fixed_month: Optional[int] = Field(None, ge=1, le=12)
     fixed_day: Optional[int] = Field(None, ge=1, le=31)
     holiday_extension: bool = False
+    calendar: Calendar = Calendar.municipal
     basis: str = Field(..., min_length=1)
 
     @root_validator(skip_on_failure=True)
@@ -189,6 +199,9 @@ class LifeEvent(Strict):
     name: str
     keywords: List[str] = Field(..., min_items=1)
     intro: str
+    # Procedures whose deadline rule counts from the day of this event itself, so a
+    # date given with the event ("3月3日に引っ越しました") can be turned into due dates.
+    deadline_procedures: List[str] = []
 
 
 class LifeEventFile(Strict):
