@@ -1,6 +1,6 @@
 """Validate the curated YAML and load it into the database, all or nothing.
 
-    python -m knowledge.loader [--db sqlite:///var/knowledge.db]
+    python -m knowledge.loader [--db URL]   (default: KNOWLEDGE_DB_URL or var/knowledge.db)
 
 Any error (unknown field, missing source, malformed date or URL, an alias two procedures
 claim, a deadline rule without legal basis …) stops the build with messages naming the
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bot.config import load_settings
 from bot.nlu.normalise import fold_key
 from knowledge.db import (AliasRow, Base, KeywordRow, LifeEventRow, MetaRow, MunicipalityRow,
                           ProcedureLifeEventRow, ProcedureRow, SourceRow, make_engine)
@@ -30,7 +31,6 @@ from knowledge.schema import (LifeEvent, LifeEventFile, Municipality, Procedure,
                               ProcedureFile)
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_DB_URL = "sqlite:///var/knowledge.db"
 
 
 class KnowledgeError(Exception):
@@ -242,7 +242,7 @@ def _build_into(catalog: Catalog, url: str, digest: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default=os.environ.get("KNOWLEDGE_DB_URL", DEFAULT_DB_URL))
+    parser.add_argument("--db", default=load_settings().knowledge_db_url)
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,189 @@
+"""Start every process of the bot, wait until each answers, stop them all together.
+
+    python -m bot.launcher
+
+Starts the action server and the Rasa server (REST channel, SQL tracker store), waits
+until both answer, prints where to talk to the bot, and on Ctrl-C or SIGTERM stops every
+process it started (each in its own process group, so no grandchild is orphaned).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from bot.build import MODEL, model_is_current
+from bot.config import ROOT, VAR, Settings, load_settings
+
+START_TIMEOUT = 180.0
+STOP_TIMEOUT = 15.0
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    health_url: str
+
+
+def tracker_store(url: str) -> Dict[str, object]:
+    """Rasa's SQL tracker store settings from a database URL (SQLite or PostgreSQL).
+
+    The password is not written to disk: Rasa reads ``${TRACKER_DB_PASSWORD}`` from the
+    environment the launcher passes on.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = Path(parsed.database)
+        database.parent.mkdir(parents=True, exist_ok=True)
+        return {"type": "SQL", "dialect": "sqlite", "db": str(database)}
+    store: Dict[str, object] = {"type": "SQL", "dialect": parsed.get_backend_name(),
+                                "url": parsed.host, "db": parsed.database}
+    if parsed.port:
+        store["port"] = parsed.port
+    if parsed.username:
+        store["username"] = parsed.username
+    if parsed.password:
+        store["password"] = "${TRACKER_DB_PASSWORD}"
+    return store
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """The endpoints file Rasa reads, generated from the one place settings live."""
+    VAR.mkdir(exist_ok=True)
+    path = VAR / "endpoints.yml"
+    endpoints = {"action_endpoint": {"url": settings.action_url},
+                 "tracker_store": tracker_store(settings.tracker_db_url)}
+    path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def child_environment(settings: Settings) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    password = make_url(settings.tracker_db_url).password
+    if password:
+        env["TRACKER_DB_PASSWORD"] = str(password)
+    return env
+
+
+def start(settings: Settings) -> List[Child]:
+    endpoints = write_endpoints(settings)
+    env = child_environment(settings)
+    python = sys.executable
+    logs = VAR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    commands = [
+        ("action server", [python, "-m", "rasa_sdk", "--actions", "actions",
+                           "--port", str(settings.action_port)],
+         f"http://127.0.0.1:{settings.action_port}/health"),
+        ("Rasa", [python, "-m", "rasa", "run", "--model", str(MODEL),
+                  "--endpoints", str(endpoints), "--credentials", "credentials.yml",
+                  "--interface", settings.host, "--port", str(settings.rasa_port)],
+         f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/"),
+    ]
+    children = []
+    for name, command, health in commands:
+        log = open(logs / f"{name.split()[0].lower()}.log", "ab")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        children.append(Child(name, process, health))
+    return children
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_until_ready(children: List[Child], timeout: float = START_TIMEOUT) -> Optional[str]:
+    """None when every child answers; otherwise why not."""
+    deadline = time.monotonic() + timeout
+    waiting = list(children)
+    while waiting:
+        for child in list(waiting):
+            if child.process.poll() is not None:
+                return f"{child.name} exited with code {child.process.returncode} (see var/logs/)"
+            if answers(child.health_url):
+                waiting.remove(child)
+        if time.monotonic() > deadline:
+            return "timed out waiting for " + ", ".join(c.name for c in waiting)
+        time.sleep(0.5)
+    return None
+
+
+def stop(children: List[Child]) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there."""
+    for child in children:
+        if child.process.poll() is None:
+            try:
+                os.killpg(child.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(child.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.process.wait()
+
+
+def main() -> int:
+    settings = load_settings()
+    if not model_is_current():
+        print("the trained model is missing or stale: run `make run` (it trains first)",
+              file=sys.stderr)
+        return 1
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    started = time.monotonic()
+    children = start(settings)
+    try:
+        problem = wait_until_ready(children)
+        if problem:
+            print(f"could not start: {problem}", file=sys.stderr)
+            return 1
+        print(f"ready in {time.monotonic() - started:.0f} s\n"
+              f"  talk to the bot: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
+              ' with {"sender": "me", "message": "転入届はネットでできますか"}\n'
+              f"  action server:   http://localhost:{settings.action_port}/health\n"
+              "  logs: var/logs/   stop: Ctrl-C", flush=True)
+        while not stopping:
+            for child in children:
+                if child.process.poll() is not None:
+                    print(f"{child.name} stopped unexpectedly (code {child.process.returncode});"
+                          " stopping everything", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        stop(children)
+        print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
