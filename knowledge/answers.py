@@ -42,6 +42,11 @@ def payload(intent: str, procedure_id: Optional[str] = None) -> str:
     return f"/{intent}" + json.dumps({"procedure": procedure_id}, separators=(",", ":"))
 
 
+def short_name(procedure: Procedure) -> str:
+    """The name without its parenthesised gloss, for buttons (LINE allows 20 characters)."""
+    return procedure.name.split("(")[0][:20]
+
+
 def format_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日({WEEKDAYS[day.weekday()]})"
 
@@ -222,18 +227,18 @@ def life_event_answer(event: LifeEvent, procedures: Sequence[Procedure],
     """The checklist for a life event: each procedure with its deadline."""
     with_deadline = sorted((p for p in procedures if p.deadline and not p.deadline.none),
                            key=_urgency)
-    rest = [p for p in procedures if p not in with_deadline]
+    ordered = [*with_deadline, *(p for p in procedures if p not in with_deadline)]
     lines = [event.intro]
-    for procedure in [*with_deadline, *rest]:
+    for procedure in ordered:
         deadline = procedure.deadline.text if procedure.deadline else "期限の情報は未確認です。"
         lines.append(f"・{procedure.name}:{deadline}")
     lines.append("くわしく知りたい手続きを選ぶか、手続きの名前を送ってください。")
-    buttons = [{"title": p.name[:20], "payload": payload("ask_overview", p.id)}
-               for p in procedures[:MAX_BUTTONS]]
+    buttons = [{"title": short_name(p), "payload": payload("ask_overview", p.id)}
+               for p in ordered[:MAX_BUTTONS]]
     custom = {"type": "checklist", "life_event": event.name,
               "procedures": [{"id": p.id, "name": p.name,
                               "deadline": p.deadline.text if p.deadline else None}
-                             for p in procedures]}
+                             for p in ordered]}
     return Reply("\n".join(lines), buttons, custom)
 
 
@@ -263,7 +268,8 @@ def due_date_answer(items: Sequence[Tuple[Procedure, DueDate]], event_day: dt.da
     custom = {"type": "due_dates", "event_date": event_day.isoformat(),
               "items": [{"procedure": p.id, "name": p.name, "due": d.due.isoformat()}
                         for p, d in items]}
-    buttons = [{"title": f"{p.name[:14]}の必要なもの", "payload": payload("ask_documents", p.id)}
+    buttons = [{"title": f"{short_name(p)[:14]}の必要なもの",
+                "payload": payload("ask_documents", p.id)}
                for p, _ in items[:MAX_BUTTONS]]
     return Reply("\n".join(lines), buttons, custom)
 
@@ -290,7 +296,7 @@ def no_rule_answer(procedure: Procedure, municipality: Optional[Municipality]) -
 def clarify_procedure(candidates: Sequence[Procedure], topic: str) -> Reply:
     """Ask which procedure was meant, with at most four buttons."""
     intent = TOPIC_INTENT.get(topic, "ask_overview")
-    buttons = [{"title": p.name[:20], "payload": payload(intent, p.id)}
+    buttons = [{"title": short_name(p), "payload": payload(intent, p.id)}
                for p in candidates[:MAX_BUTTONS]]
     if not buttons:
         return Reply("どの手続きについてのご質問ですか。手続きの名前(例:転入届、児童手当、"
