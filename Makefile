@@ -5,6 +5,7 @@ PY := .venv/bin/python
 LOCK_ID := $(shell cat requirements/lock.txt requirements/rasa.txt | sha256sum | cut -c1-16)
 STAMP := .venv/.installed-$(LOCK_ID)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: run test eval install kb model validate

@@ -57,10 +57,10 @@ def tracker_store(url: str) -> Dict[str, object]:
     return store
 
 
-def write_endpoints(settings: Settings) -> Path:
+def write_endpoints(settings: Settings, directory: Path = VAR) -> Path:
     """The endpoints file Rasa reads, generated from the one place settings live."""
-    VAR.mkdir(exist_ok=True)
-    path = VAR / "endpoints.yml"
+    directory.mkdir(exist_ok=True)
+    path = directory / "endpoints.yml"
     endpoints = {"action_endpoint": {"url": settings.action_url},
                  "tracker_store": tracker_store(settings.tracker_db_url)}
     path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
