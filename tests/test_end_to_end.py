@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -48,7 +49,8 @@ def say(sender: str, message: str) -> list:
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory, kb):
     tracker = tmp_path_factory.mktemp("tracker") / "tracker.db"
-    env = {**os.environ, "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT),
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LINE_")}
+    env = {**env, "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT),
            "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
@@ -81,6 +83,16 @@ def test_answers_and_carries_the_procedure_over(bot):
 def test_unknown_text_gets_a_polite_answer(bot):
     reply = say(f"e2e-{uuid.uuid4().hex[:8]}", "今日の天気を教えて")
     assert "お答えできません" in reply[0]["text"]
+
+
+def test_line_channel_is_off_without_its_secrets(bot):
+    with urllib.request.urlopen(f"http://127.0.0.1:{RASA_PORT}/webhooks/line/", timeout=10) as r:
+        assert json.loads(r.read()) == {"status": "disabled"}
+    request = urllib.request.Request(f"http://127.0.0.1:{RASA_PORT}/webhooks/line/webhook",
+                                     b'{"events": []}', {"X-Line-Signature": "x"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 404
 
 
 def test_conversation_is_stored_and_everything_stops_on_sigterm(bot):
