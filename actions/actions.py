@@ -204,6 +204,38 @@ class ActionComputeDeadline(KnowledgeAction):
         return get_procedures(session, event.deadline_procedures), [SlotSet("life_event", event_id)]
 
 
+class AnswerIfNamed(ActionAnswer):
+    """For intents that are not questions: if a procedure is named anyway, the intent was
+    most likely misread ("出生届の名前に使える漢字は" is not small talk), so answer it."""
+
+    response: str
+
+    @abstractmethod
+    def name(self) -> Text:
+        """The action's name in domain.yml."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        if entities(tracker, "procedure"):
+            return await super().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response=self.response)
+        return []
+
+
+class ActionGreet(AnswerIfNamed):
+    response = "utter_greet"
+
+    def name(self) -> Text:
+        return "action_greet"
+
+
+class ActionOutOfScope(AnswerIfNamed):
+    response = "utter_out_of_scope"
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+
 class ActionHandoff(KnowledgeAction):
     """A citizen asks for a person: give the municipality's contact."""
 

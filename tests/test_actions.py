@@ -199,3 +199,18 @@ async def test_clarify_answers_when_the_users_words_match_a_note(kb, make_tracke
     messages, _ = await run(make(ActionClarify, kb),
                             make_tracker("確定申告をしたけど住民税の申告も必要?", "nlu_fallback"))
     assert "住民税の申告をする必要はありません" in texts(messages)
+
+
+async def test_small_talk_that_names_a_procedure_is_answered(kb, make_tracker):
+    from actions.actions import ActionGreet, ActionOutOfScope
+
+    messages, events = await run(make(ActionOutOfScope, kb),
+                                 make_tracker("出生届の名前に使える漢字は", "out_of_scope"))
+    assert "常用漢字・人名用漢字・ひらがな・カタカナ" in texts(messages)
+    assert SlotSet("procedure", "shussei_todoke") in events
+    messages, events = await run(make(ActionOutOfScope, kb),
+                                 make_tracker("明日の天気は?", "out_of_scope"))
+    assert [m["response"] for m in messages] == ["utter_out_of_scope"]
+    assert events == []
+    messages, _ = await run(make(ActionGreet, kb), make_tracker("こんにちは", "greet"))
+    assert messages[0]["response"] == "utter_greet"
