@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.config import load_settings
 from bot.nlu.dates import find_date
 from knowledge.answers import (TOPIC_INTENT, Reply, ask_for_date, clarify_procedure,
-                               clarify_topic, due_date_answer, handoff_answer,
+                               clarify_topic, due_date_answer, greeting, handoff_answer,
                                life_event_answer, matching_notes, no_rule_answer,
                                procedure_answer)
 from knowledge.deadlines import due_date
@@ -208,32 +208,36 @@ class AnswerIfNamed(ActionAnswer):
     """For intents that are not questions: if a procedure is named anyway, the intent was
     most likely misread ("出生届の名前に使える漢字は" is not small talk), so answer it."""
 
-    response: str
-
     @abstractmethod
     def name(self) -> Text:
         """The action's name in domain.yml."""
+
+    @abstractmethod
+    def otherwise(self, dispatcher: CollectingDispatcher) -> None:
+        """What to say when no procedure is named."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         if entities(tracker, "procedure"):
             return await super().run(dispatcher, tracker, domain)
-        dispatcher.utter_message(response=self.response)
+        self.otherwise(dispatcher)
         return []
 
 
 class ActionGreet(AnswerIfNamed):
-    response = "utter_greet"
-
     def name(self) -> Text:
         return "action_greet"
 
+    def otherwise(self, dispatcher: CollectingDispatcher) -> None:
+        self.send(dispatcher, greeting())
+
 
 class ActionOutOfScope(AnswerIfNamed):
-    response = "utter_out_of_scope"
-
     def name(self) -> Text:
         return "action_out_of_scope"
+
+    def otherwise(self, dispatcher: CollectingDispatcher) -> None:
+        dispatcher.utter_message(response="utter_out_of_scope")
 
 
 class ActionHandoff(KnowledgeAction):

@@ -311,6 +311,21 @@ def clarify_topic(procedure: Procedure) -> Reply:
                  follow_up_buttons(procedure))
 
 
+GREETING_EVENTS = (("引っ越し", "life_event", "moving"), ("出産・子ども", "life_event", "birth"),
+                   ("家族が亡くなった", "life_event", "death"))
+
+
+def greeting() -> Reply:
+    """What the bot says first: what it can do, and a few starting points."""
+    text = ("こんにちは。行政手続きのご案内をします。\n"
+            "「転入届はネットでできますか」「出生届に何がいる?」「来月引っ越します。何が必要?」"
+            "のように、手続きの名前やできごとを入れて質問してください。")
+    buttons = [{"title": title, "payload": f"/{intent}" + json.dumps(
+        {"life_event": value}, separators=(",", ":"))} for title, intent, value in GREETING_EVENTS]
+    buttons.append({"title": "証明書をとりたい", "payload": payload("ask_overview", "konbini_kofu")})
+    return Reply(text, buttons)
+
+
 def handoff_answer(municipality: Optional[Municipality]) -> Reply:
     if municipality is None:
         return Reply("職員と話したい場合は、お住まいの市区町村の窓口にお問い合わせください。")

@@ -213,4 +213,6 @@ async def test_small_talk_that_names_a_procedure_is_answered(kb, make_tracker):
     assert [m["response"] for m in messages] == ["utter_out_of_scope"]
     assert events == []
     messages, _ = await run(make(ActionGreet, kb), make_tracker("こんにちは", "greet"))
-    assert messages[0]["response"] == "utter_greet"
+    assert messages[0]["text"].startswith("こんにちは。行政手続きのご案内をします。")
+    assert messages[0]["buttons"][0] == {"title": "引っ越し",
+                                         "payload": '/life_event{"life_event":"moving"}'}
