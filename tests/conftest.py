@@ -1,11 +1,16 @@
 """Shared fixtures: the real knowledge files, loaded into a real SQLite database."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Dict
 
 import pytest
 
+from bot.config import ROOT
 from knowledge.loader import ROOT as KNOWLEDGE_ROOT, build_database, content_hash, load_catalog
 from knowledge.queries import KnowledgeBase
 
@@ -30,3 +35,20 @@ def knowledge_copy(tmp_path) -> Path:
     root = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return root
+
+
+def start_bot(kb: KnowledgeBase, tracker: Path, rasa_port: int, action_port: int,
+              extra_env: Dict[str, str]) -> subprocess.Popen:
+    """The real launcher on its own ports, databases and LINE settings; fails the test
+    with the launcher's output if it does not report ready."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LINE_")}
+    env.update({"RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port),
+                "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
+                "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env})
+    launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = launcher.stdout.readline()
+    if not first.startswith("ready"):
+        launcher.kill()
+        pytest.fail(f"launcher did not start: {first}{launcher.stdout.read()}")
+    return launcher

@@ -5,21 +5,17 @@ Needs the trained model; `make test` trains it first when it is stale.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
 from bot.build import model_is_current
-from bot.config import ROOT
+from tests.conftest import start_bot
 
 pytestmark = pytest.mark.skipif(not model_is_current(),
                                 reason="no current model: run `make test`, which trains it")
@@ -49,16 +45,7 @@ def say(sender: str, message: str) -> list:
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory, kb):
     tracker = tmp_path_factory.mktemp("tracker") / "tracker.db"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LINE_")}
-    env = {**env, "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT),
-           "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
-           "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    first = launcher.stdout.readline()
-    if not first.startswith("ready"):
-        launcher.kill()
-        pytest.fail(f"launcher did not start: {first}{launcher.stdout.read()}")
+    launcher = start_bot(kb, tracker, RASA_PORT, ACTION_PORT, {})
     yield launcher, tracker
     if launcher.poll() is None:
         launcher.kill()

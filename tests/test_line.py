@@ -9,9 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -22,7 +19,7 @@ from bot.build import model_is_current
 from bot.channels.line import ONLY_TEXT_REPLY, valid_signature
 from bot.channels.line_messages import (MAX_MESSAGES, label, procedure_flex, quick_reply,
                                         split_text, to_line_messages, utf16_length)
-from bot.config import ROOT
+from tests.conftest import start_bot
 from tests.line_standin import LineStandIn
 
 SECRET = "test-channel-secret"
@@ -97,17 +94,9 @@ needs_model = pytest.mark.skipif(not model_is_current(),
 def line(tmp_path_factory, kb):
     standin = LineStandIn().start()
     tracker = tmp_path_factory.mktemp("line") / "tracker.db"
-    env = {**os.environ, "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT),
-           "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
-           "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": "test-token",
-           "LINE_API_BASE_URL": standin.url, "PYTHONPATH": str(ROOT),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    first = launcher.stdout.readline()
-    if not first.startswith("ready"):
-        launcher.kill()
-        pytest.fail(f"launcher did not start: {first}{launcher.stdout.read()}")
+    launcher = start_bot(kb, tracker, RASA_PORT, ACTION_PORT, {
+        "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": "test-token",
+        "LINE_API_BASE_URL": standin.url})
     yield standin
     launcher.terminate()
     launcher.wait(timeout=60)
