@@ -8,12 +8,14 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test eval install kb model validate
+WEB_STAMP := bot/web/node_modules/.installed-$(shell sha256sum bot/web/package-lock.json | cut -c1-16)
+
+.PHONY: run test eval install kb model browser
 
 run: model
 	$(PY) -m bot.launcher
 
-test: model
+test: model browser
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(PY) -m rasa data validate --fail-on-warnings --domain domain.yml --data data
 	$(PY) -m rasa test core --model models/current.tar.gz --stories tests/conversations \
@@ -22,7 +24,16 @@ test: model
 eval: kb
 	$(PY) -m bot.build eval
 
-install: $(STAMP)
+install: $(STAMP) $(WEB_STAMP)
+
+# The widget's browser libraries, served by the web app (no CDN at run time).
+$(WEB_STAMP): bot/web/package-lock.json
+	cd bot/web && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk; }
 
 # Rasa 3.6.21 and rasa-sdk 3.6.2 declare Python <3.11 but run on 3.11: install the
 # pinned lock without resolving, then those two with the version check off.

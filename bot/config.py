@@ -23,6 +23,8 @@ class Settings:
     tracker_db_url: str
     municipality: str
     timezone: str
+    widget_origins: tuple
+
 
     @property
     def action_url(self) -> str:
@@ -41,4 +43,9 @@ def load_settings() -> Settings:
         tracker_db_url=env("TRACKER_DB_URL", f"sqlite:///{VAR / 'tracker.db'}"),
         municipality=env("MUNICIPALITY", "sample"),
         timezone=env("BOT_TIMEZONE", "Asia/Tokyo"),
+        # Pages allowed to open the widget's socket.io connection (no "*" by default).
+        widget_origins=tuple(o.strip() for o in env(
+            "WIDGET_ALLOWED_ORIGINS",
+            f"http://localhost:{env('WEB_PORT', '8080')},http://127.0.0.1:{env('WEB_PORT', '8080')}",
+        ).split(",") if o.strip()),
     )

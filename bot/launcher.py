@@ -2,7 +2,8 @@
 
     python -m bot.launcher
 
-Starts the action server and the Rasa server (REST channel, SQL tracker store), waits
+Starts the action server, the Rasa server (REST, widget and LINE channels, SQL tracker
+store) and the web app (sample page with the chat widget), waits
 until both answer, prints where to talk to the bot, and on Ctrl-C or SIGTERM stops every
 process it started (each in its own process group, so no grandchild is orphaned).
 """
@@ -91,6 +92,8 @@ def start(settings: Settings) -> List[Child]:
                   "--endpoints", str(endpoints), "--credentials", "credentials.yml",
                   "--interface", settings.host, "--port", str(settings.rasa_port)],
          f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/"),
+        ("web app", [python, "-m", "bot.web.app"],
+         f"http://127.0.0.1:{settings.web_port}/healthz"),
     ]
     children = []
     for name, command, health in commands:
@@ -168,6 +171,7 @@ def main() -> int:
             print(f"could not start: {problem}", file=sys.stderr)
             return 1
         print(f"ready in {time.monotonic() - started:.0f} s\n"
+              f"  open the chat:   http://localhost:{settings.web_port}/\n"
               f"  talk to the bot: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
               ' with {"sender": "me", "message": "転入届はネットでできますか"}\n'
               f"  action server:   http://localhost:{settings.action_port}/health\n"
