@@ -39,10 +39,11 @@ def knowledge_copy(tmp_path) -> Path:
 
 def start_bot(kb: KnowledgeBase, tracker: Path, rasa_port: int, action_port: int,
               extra_env: Dict[str, str]) -> subprocess.Popen:
-    """The real launcher on its own ports, databases and LINE settings; fails the test
-    with the launcher's output if it does not report ready."""
+    """The real launcher on its own ports (web app on rasa_port + 3000), databases and
+    LINE settings; fails the test with the launcher's output if it does not report ready."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("LINE_")}
     env.update({"RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port),
+                "WEB_PORT": str(rasa_port + 3000),
                 "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
                 "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env})
     launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
