@@ -12,7 +12,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from typing import Optional
 
 import jpholiday
 

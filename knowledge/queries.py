@@ -1,14 +1,12 @@
 """Read queries over the knowledge base: plain functions that take the session first."""
 from __future__ import annotations
 
-from collections import Counter
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.nlu.normalise import fold_key
-from knowledge.db import (KeywordRow, LifeEventRow, MetaRow, MunicipalityRow,
+from knowledge.db import (LifeEventRow, MetaRow, MunicipalityRow,
                           ProcedureLifeEventRow, ProcedureRow, make_engine)
 from knowledge.schema import LifeEvent, Municipality, Procedure
 
@@ -58,17 +56,6 @@ def get_life_event(session: Session, life_event_id: str) -> Optional[LifeEvent]:
 def get_municipality(session: Session, municipality_id: str) -> Optional[Municipality]:
     row = session.get(MunicipalityRow, municipality_id)
     return Municipality.parse_raw(row.record) if row else None
-
-
-def rank_by_keywords(session: Session, text: str, limit: int = 4) -> List[Tuple[str, int]]:
-    """Procedures whose weak keywords appear in ``text``, best first (ties by id)."""
-    folded = fold_key(text)
-    if not folded:
-        return []
-    rows = session.execute(select(KeywordRow.key, KeywordRow.procedure_id)).all()
-    scores = Counter(procedure_id for key, procedure_id in rows if key and key in folded)
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return ranked[:limit]
 
 
 def content_hash_of(session: Session) -> Optional[str]:

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from knowledge.queries import (content_hash_of, get_life_event, get_municipality,
-                               get_procedure, get_procedures, procedures_for_life_event,
-                               rank_by_keywords)
+                               get_procedure, get_procedures, procedures_for_life_event)
 from knowledge.loader import content_hash
 
 
@@ -28,13 +27,6 @@ def test_life_event_checklist_follows_file_order(kb):
         assert ids[:3] == ["jido_teate", "kodomo_iryohi", "tenshutsu"]
         assert {"tennyu", "tenkyo", "kokuho_kanyu", "inkan_toroku"} <= set(ids)
         assert get_life_event(session, "moving").deadline_procedures == ["tennyu", "tenkyo"]
-
-
-def test_keyword_ranking(kb):
-    with kb.session() as session:
-        ranked = rank_by_keywords(session, "会社を退職したら厚生年金はどうなる")
-        assert ranked[0] == ("nenkin_dai1go", 3)
-        assert rank_by_keywords(session, "") == []
 
 
 def test_sample_municipality_is_marked_as_sample(kb):

@@ -7,7 +7,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.dates import find_date
-from bot.nlu.normalise import fold, fold_key, normalise
+from bot.nlu.normalise import fold_key, normalise
 from bot.nlu.tokenizer import SudachiTokenizer
 
 
