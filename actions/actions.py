@@ -16,6 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import load_settings
+from bot.privacy import install_log_masking
 from bot.nlu.dates import find_date
 from knowledge.answers import (TOPIC_INTENT, Reply, ask_for_date, clarify_procedure,
                                clarify_topic, due_date_answer, greeting, handoff_answer,
@@ -33,6 +34,8 @@ CANDIDATE_MIN_SHARE = 0.5
 MODIFIER_PARTICLES = ("で", "の", "を使")
 
 _SHARED_KB: Optional[KnowledgeBase] = None
+# The action server logs what actions log; personal data in it is masked.
+install_log_masking()
 
 
 def shared_knowledge_base() -> KnowledgeBase:

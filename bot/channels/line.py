@@ -7,7 +7,8 @@ secrets the channel is off (the webhook answers 404) and the log says so once.
 
 The webhook checks ``X-Line-Signature`` before reading anything, answers 200 at once and
 handles the events in the background; a redelivered ``webhookEventId`` is handled once.
-Replies use the reply token and fall back to the push API with an ``X-Line-Retry-Key``;
+Messages pass through the shared ``Intake`` (limits, masking, apology). Replies use
+the reply token and fall back to the push API with an ``X-Line-Retry-Key``;
 429 and 5xx answers from LINE are retried a bounded number of times.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.intake import Intake
 from bot.channels.line_messages import to_line_messages
 
 logger = logging.getLogger(__name__)
@@ -125,12 +127,14 @@ class LineInput(InputChannel):
         if not secret or not token:
             logger.warning("LINE channel is off: LINE_CHANNEL_SECRET and "
                            "LINE_CHANNEL_ACCESS_TOKEN are not both set.")
-            return cls(None, None)
-        return cls(secret, LineApi(token, base_url))
+            return cls(None, None, Intake.from_environment())
+        return cls(secret, LineApi(token, base_url), Intake.from_environment())
 
-    def __init__(self, channel_secret: Optional[str], api: Optional[LineApi]) -> None:
+    def __init__(self, channel_secret: Optional[str], api: Optional[LineApi],
+                 intake: Intake) -> None:
         self.channel_secret = channel_secret
         self.api = api
+        self.intake = intake
         self._seen: "OrderedDict[str, None]" = OrderedDict()
 
     @property
@@ -169,12 +173,16 @@ class LineInput(InputChannel):
             text = {"message": lambda: event["message"].get("text", ""),
                     "postback": lambda: (event.get("postback") or {}).get("data", ""),
                     "follow": lambda: FOLLOW_MESSAGE}.get(kind, lambda: None)()
-            if not text:
+            if not isinstance(text, str) or not text:
                 return
             collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(
-                text, collector, sender, input_channel=self.name(),
-                metadata={"line_source": source.get("type")}))
+            admission = self.intake.admit(sender, text)
+            for reply in admission.replies:
+                await collector.send_text_message(sender, reply)
+            if admission.text is not None:
+                await self.intake.answer(on_new_message, UserMessage(
+                    admission.text, collector, sender, input_channel=self.name(),
+                    metadata={"line_source": source.get("type"), **admission.metadata}))
             await self.api.reply(event.get("replyToken"), to, to_line_messages(collector.messages))
         except Exception:  # a bad event must not take the channel down
             logger.exception("LINE event could not be handled")

@@ -3,7 +3,8 @@
 Rasa's own ``socketio`` channel emits custom JSON as keyword arguments of ``emit`` (which
 breaks on a card such as ``{"type": "procedure_card", …}``), accepts messages of any
 length and any page's origin. This channel allows only the configured origins
-(``WIDGET_ALLOWED_ORIGINS``), and keeps Rasa's protocol (``session_request`` / ``session_confirm``,
+(``WIDGET_ALLOWED_ORIGINS``), passes messages through the shared ``Intake`` (limits,
+masking, apology), and keeps Rasa's protocol (``session_request`` / ``session_confirm``,
 ``user_uttered`` / ``bot_uttered``, session persistence by ``session_id``) and sends the
 card as ``{"custom": {...}}``. The widget uses HTTP long-polling: Sanic 21.12's
 websocket support does not work on Python 3.11.
@@ -12,25 +13,27 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint
 from socketio import AsyncServer
 
+from bot.channels.intake import Intake, valid_sender
 from bot.config import load_settings
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 2000
 MAX_SESSION_ID_CHARS = 64
 
 
-class WidgetOutput(OutputChannel):
-    """Sends each bot message to the conversation's room as one ``bot_uttered`` event."""
+class WidgetOutput(CollectingOutputChannel):
+    """Sends each bot message to the conversation's room as one ``bot_uttered`` event
+    (and keeps it, so the intake can tell whether the bot answered)."""
 
     def __init__(self, sio: AsyncServer, event: str) -> None:
+        super().__init__()
         self.sio = sio
         self.event = event
 
@@ -38,17 +41,18 @@ class WidgetOutput(OutputChannel):
     def name(cls) -> Text:
         return "widget"
 
+    async def _persist_message(self, message: Dict[Text, Any]) -> None:
+        self.messages.append(message)
+        payload: Dict[Text, Any] = {key: message[key] for key in ("text", "custom")
+                                    if key in message}
+        if "buttons" in message:
+            payload["buttons"] = [{"title": b["title"], "payload": b["payload"]}
+                                  for b in message["buttons"]]
+        await self.sio.emit(self.event, payload, room=message["recipient_id"])
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.sio.emit(self.event, {"text": text}, room=recipient_id)
-
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: Any, **kwargs: Any) -> None:
-        await self.sio.emit(self.event, {"text": text, "buttons": [
-            {"title": b["title"], "payload": b["payload"]} for b in buttons]}, room=recipient_id)
-
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
-                               **kwargs: Any) -> None:
-        await self.sio.emit(self.event, {"custom": json_message}, room=recipient_id)
+        """One bubble per answer: line breaks inside it are kept, not split."""
+        await self._persist_message(self._message(recipient_id, text=text))
 
 
 def session_id_of(data: Any) -> Optional[str]:
@@ -56,7 +60,7 @@ def session_id_of(data: Any) -> Optional[str]:
     if not isinstance(data, dict):
         return None
     value = data.get("session_id")
-    if isinstance(value, str) and 0 < len(value) <= MAX_SESSION_ID_CHARS:
+    if isinstance(value, str) and len(value) <= MAX_SESSION_ID_CHARS and valid_sender(value):
         return value
     return None
 
@@ -72,12 +76,12 @@ class WidgetInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
         return cls(credentials.get("socketio_path", "/socket.io"),
-                   list(load_settings().widget_origins))
+                   list(load_settings().widget_origins), Intake.from_environment())
 
-    def __init__(self, socketio_path: str = "/socket.io",
-                 allowed_origins: Optional[list] = None) -> None:
+    def __init__(self, socketio_path: str, allowed_origins: List[str], intake: Intake) -> None:
         self.socketio_path = socketio_path
-        self.allowed_origins = allowed_origins or []
+        self.allowed_origins = allowed_origins
+        self.intake = intake
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
@@ -94,15 +98,16 @@ class WidgetInput(InputChannel):
         async def user_uttered(sid: Text, data: Any) -> None:
             session_id = session_id_of(data)
             text = data.get("message") if isinstance(data, dict) else None
-            if session_id is None or not isinstance(text, str) or not text.strip():
+            if session_id is None or not isinstance(text, str):
                 logger.debug("widget message without a session or text ignored")
                 return
-            if len(text) > MAX_MESSAGE_CHARS:
-                await sio.emit("bot_uttered", {"text": (
-                    f"メッセージが長すぎます。{MAX_MESSAGE_CHARS}文字以内で送ってください。")},
-                    room=session_id)
-                return
-            await on_new_message(UserMessage(text, WidgetOutput(sio, "bot_uttered"),
-                                             session_id, input_channel=self.name()))
+            output = WidgetOutput(sio, "bot_uttered")
+            admission = self.intake.admit(session_id, text)
+            for reply in admission.replies:
+                await output.send_text_message(session_id, reply)
+            if admission.text is not None:
+                await self.intake.answer(on_new_message, UserMessage(
+                    admission.text, output, session_id, input_channel=self.name(),
+                    metadata=admission.metadata or None))
 
         return blueprint
