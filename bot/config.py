@@ -24,7 +24,7 @@ class Settings:
     municipality: str
     timezone: str
     widget_origins: tuple
-
+    log_dir: Path
 
     @property
     def action_url(self) -> str:
@@ -48,4 +48,5 @@ def load_settings() -> Settings:
             "WIDGET_ALLOWED_ORIGINS",
             f"http://localhost:{env('WEB_PORT', '8080')},http://127.0.0.1:{env('WEB_PORT', '8080')}",
         ).split(",") if o.strip()),
+        log_dir=Path(env("BOT_LOG_DIR", str(VAR / "logs"))),
     )

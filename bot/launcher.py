@@ -2,10 +2,12 @@
 
     python -m bot.launcher
 
-Starts the action server, the Rasa server (REST, widget and LINE channels, SQL tracker
-store) and the web app (sample page with the chat widget), waits
-until both answer, prints where to talk to the bot, and on Ctrl-C or SIGTERM stops every
-process it started (each in its own process group, so no grandchild is orphaned).
+Checks the knowledge base, starts the action server, the Rasa server (REST, widget and
+LINE channels, SQL tracker store) and the web app (sample page with the chat widget),
+waits until all answer and prints where to talk to the bot. A process that dies is
+started again (a few times; then everything stops), and the conversations continue from
+the tracker store. On Ctrl-C or SIGTERM it stops every process it started (each in its
+own process group, so no grandchild is orphaned).
 """
 from __future__ import annotations
 
@@ -24,16 +26,28 @@ from sqlalchemy.engine import make_url
 
 from bot.build import MODEL, model_is_current
 from bot.config import ROOT, VAR, Settings, load_settings
+from knowledge.queries import KnowledgeBase, KnowledgeBaseUnavailable, check_knowledge_base
 
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
+MAX_RESTARTS = 5  # per process within RESTART_WINDOW seconds; more means it cannot run
+RESTART_WINDOW = 600.0
+# Sanic refuses larger requests with 413 before any channel reads them.
+MAX_REQUEST_BYTES = 1_048_576
 
 
 @dataclass
 class Child:
     name: str
-    process: subprocess.Popen
+    command: List[str]
     health_url: str
+    log: Path
+    process: Optional[subprocess.Popen] = None
+
+    def launch(self, env: Dict[str, str]) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def tracker_store(url: str) -> Dict[str, object]:
@@ -72,18 +86,17 @@ def child_environment(settings: Settings) -> Dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["SANIC_REQUEST_MAX_SIZE"] = str(MAX_REQUEST_BYTES)
     password = make_url(settings.tracker_db_url).password
     if password:
         env["TRACKER_DB_PASSWORD"] = str(password)
     return env
 
 
-def start(settings: Settings) -> List[Child]:
+def start(settings: Settings, env: Dict[str, str]) -> List[Child]:
     endpoints = write_endpoints(settings)
-    env = child_environment(settings)
     python = sys.executable
-    logs = VAR / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
     commands = [
         ("action server", [python, "-m", "rasa_sdk", "--actions", "actions",
                            "--port", str(settings.action_port)],
@@ -95,12 +108,11 @@ def start(settings: Settings) -> List[Child]:
         ("web app", [python, "-m", "bot.web.app"],
          f"http://127.0.0.1:{settings.web_port}/healthz"),
     ]
-    children = []
-    for name, command, health in commands:
-        log = open(logs / f"{name.split()[0].lower()}.log", "ab")
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        children.append(Child(name, process, health))
+    children = [Child(name, command, health,
+                      settings.log_dir / f"{name.split()[0].lower()}.log")
+                for name, command, health in commands]
+    for child in children:
+        child.launch(env)
     return children
 
 
@@ -119,7 +131,7 @@ def wait_until_ready(children: List[Child], timeout: float = START_TIMEOUT) -> O
     while waiting:
         for child in list(waiting):
             if child.process.poll() is not None:
-                return f"{child.name} exited with code {child.process.returncode} (see var/logs/)"
+                return f"{child.name} exited with code {child.process.returncode} (see {child.log})"
             if answers(child.health_url):
                 waiting.remove(child)
         if time.monotonic() > deadline:
@@ -131,7 +143,7 @@ def wait_until_ready(children: List[Child], timeout: float = START_TIMEOUT) -> O
 def stop(children: List[Child]) -> None:
     """SIGTERM each process group, then SIGKILL what is still there."""
     for child in children:
-        if child.process.poll() is None:
+        if child.process and child.process.poll() is None:
             try:
                 os.killpg(child.process.pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -149,12 +161,43 @@ def stop(children: List[Child]) -> None:
         child.process.wait()
 
 
+class Supervisor:
+    """Starts a child again when it dies, unless it keeps dying."""
+
+    def __init__(self, env: Dict[str, str]) -> None:
+        self.env = env
+        self.restarts: Dict[str, List[float]] = {}
+
+    def revive(self, child: Child) -> bool:
+        """False when the child died too often to try again."""
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(child.name, []) if now - t < RESTART_WINDOW]
+        code = child.process.returncode
+        if len(recent) >= MAX_RESTARTS:
+            print(f"{child.name} stopped again (code {code}) after {MAX_RESTARTS} restarts;"
+                  f" stopping everything (see {child.log})", file=sys.stderr, flush=True)
+            return False
+        print(f"{child.name} stopped unexpectedly (code {code}); starting it again",
+              file=sys.stderr, flush=True)
+        self.restarts[child.name] = recent + [now]
+        child.launch(self.env)
+        return True
+
+
 def main() -> int:
     settings = load_settings()
     if not model_is_current():
         print("the trained model is missing or stale: run `make run` (it trains first)",
               file=sys.stderr)
         return 1
+    kb = KnowledgeBase(settings.knowledge_db_url)
+    try:
+        check_knowledge_base(kb)
+    except KnowledgeBaseUnavailable as problem:
+        print(f"cannot start: {problem}", file=sys.stderr)
+        return 1
+    finally:
+        kb.close()
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -164,7 +207,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     started = time.monotonic()
-    children = start(settings)
+    env = child_environment(settings)
+    children = start(settings, env)
+    supervisor = Supervisor(env)
     try:
         problem = wait_until_ready(children)
         if problem:
@@ -175,13 +220,12 @@ def main() -> int:
               f"  talk to the bot: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
               ' with {"sender": "me", "message": "転入届はネットでできますか"}\n'
               f"  action server:   http://localhost:{settings.action_port}/health\n"
-              "  logs: var/logs/   stop: Ctrl-C", flush=True)
+              f"  logs: {settings.log_dir}/   stop: Ctrl-C", flush=True)
         while not stopping:
             for child in children:
-                if child.process.poll() is not None:
-                    print(f"{child.name} stopped unexpectedly (code {child.process.returncode});"
-                          " stopping everything", file=sys.stderr)
-                    return 1
+                if child.process.poll() is not None and not stopping:
+                    if not supervisor.revive(child):
+                        return 1
             time.sleep(0.5)
         return 0
     finally:

@@ -1,9 +1,13 @@
 """Read queries over the knowledge base: plain functions that take the session first."""
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import List, Optional
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from knowledge.db import (LifeEventRow, MetaRow, MunicipalityRow,
@@ -11,12 +15,34 @@ from knowledge.db import (LifeEventRow, MetaRow, MunicipalityRow,
 from knowledge.schema import LifeEvent, Municipality, Procedure
 
 
+class KnowledgeBaseUnavailable(Exception):
+    """The knowledge database is missing, unreadable or empty; the message names it."""
+
+
+def sqlite_path(url: str) -> Optional[Path]:
+    """The file of an SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def read_only_engine(url: str) -> Engine:
+    """SQLite files are opened read-only, so a missing file is an error rather than
+    a new empty database; other databases as they are."""
+    path = sqlite_path(url)
+    if path is None:
+        return make_engine(url)
+    return create_engine("sqlite://", future=True, creator=lambda: sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False))
+
+
 class KnowledgeBase:
-    """An engine on the built knowledge database; hand out one short session per use."""
+    """A read-only engine on the built knowledge database; one short session per use."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = read_only_engine(url)
 
     def session(self) -> Session:
         return Session(self.engine, future=True)
@@ -61,3 +87,25 @@ def get_municipality(session: Session, municipality_id: str) -> Optional[Municip
 def content_hash_of(session: Session) -> Optional[str]:
     row = session.get(MetaRow, "content_hash")
     return row.value if row else None
+
+
+def check_knowledge_base(kb: KnowledgeBase) -> int:
+    """The number of procedures, or KnowledgeBaseUnavailable saying what is wrong and
+    what to run; checked at start-up so a broken file stops the bot with a clear message."""
+    path = sqlite_path(kb.url)
+    where = str(path) if path else make_url(kb.url).render_as_string(hide_password=True)
+    if path is not None and not path.is_file():
+        raise KnowledgeBaseUnavailable(
+            f"the knowledge base {where} does not exist: build it with `make kb`")
+    try:
+        with kb.session() as session:
+            count = session.scalar(select(func.count()).select_from(ProcedureRow))
+            built = content_hash_of(session)
+    except SQLAlchemyError as error:
+        raise KnowledgeBaseUnavailable(
+            f"the knowledge base {where} cannot be read ({getattr(error, 'orig', None) or error}): "
+            "rebuild it with `make kb`") from None
+    if not count or not built:
+        raise KnowledgeBaseUnavailable(
+            f"the knowledge base {where} holds no procedures: rebuild it with `make kb`")
+    return count
