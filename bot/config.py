@@ -24,7 +24,11 @@ class Settings:
     municipality: str
     timezone: str
     widget_origins: tuple
-    log_dir: Path
+    state_dir: Path  # the running bot's generated endpoints file and its logs
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
 
     @property
     def action_url(self) -> str:
@@ -48,5 +52,5 @@ def load_settings() -> Settings:
             "WIDGET_ALLOWED_ORIGINS",
             f"http://localhost:{env('WEB_PORT', '8080')},http://127.0.0.1:{env('WEB_PORT', '8080')}",
         ).split(",") if o.strip()),
-        log_dir=Path(env("BOT_LOG_DIR", str(VAR / "logs"))),
+        state_dir=Path(env("BOT_STATE_DIR", str(VAR))),
     )

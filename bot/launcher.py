@@ -25,7 +25,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot.build import MODEL, model_is_current
-from bot.config import ROOT, VAR, Settings, load_settings
+from bot.config import ROOT, Settings, load_settings
 from knowledge.queries import KnowledgeBase, KnowledgeBaseUnavailable, check_knowledge_base
 
 START_TIMEOUT = 180.0
@@ -72,10 +72,10 @@ def tracker_store(url: str) -> Dict[str, object]:
     return store
 
 
-def write_endpoints(settings: Settings, directory: Path = VAR) -> Path:
+def write_endpoints(settings: Settings) -> Path:
     """The endpoints file Rasa reads, generated from the one place settings live."""
-    directory.mkdir(exist_ok=True)
-    path = directory / "endpoints.yml"
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.state_dir / "endpoints.yml"
     endpoints = {"action_endpoint": {"url": settings.action_url},
                  "tracker_store": tracker_store(settings.tracker_db_url)}
     path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict
 
@@ -13,6 +14,8 @@ import pytest
 from bot.config import ROOT
 from knowledge.loader import ROOT as KNOWLEDGE_ROOT, build_database, content_hash, load_catalog
 from knowledge.queries import KnowledgeBase
+from tests.clients import LineClient, RestClient, WidgetClient
+from tests.line_standin import LineStandIn
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +42,14 @@ def knowledge_copy(tmp_path) -> Path:
 
 def start_bot(kb: KnowledgeBase, tracker: Path, rasa_port: int, action_port: int,
               extra_env: Dict[str, str]) -> subprocess.Popen:
-    """The real launcher on its own ports (web app on rasa_port + 3000), databases and
-    LINE settings; fails the test with the launcher's output if it does not report ready."""
+    """The real launcher on its own ports (web app on rasa_port + 3000), databases, LINE
+    settings and state directory (endpoints file and logs, beside the tracker database);
+    fails the test with the launcher's output if it does not report ready."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("LINE_")}
     env.update({"RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port),
                 "WEB_PORT": str(rasa_port + 3000),
                 "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
+                "BOT_STATE_DIR": str(tracker.parent),
                 "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env})
     launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -53,3 +58,38 @@ def start_bot(kb: KnowledgeBase, tracker: Path, rasa_port: int, action_port: int
         launcher.kill()
         pytest.fail(f"launcher did not start: {first}{launcher.stdout.read()}")
     return launcher
+
+
+PUBLIC_RASA_PORT, PUBLIC_ACTION_PORT = 15009, 15059
+PUBLIC_LINE_SECRET = "public-bot-channel-secret"
+PUBLIC_LINE_TOKEN = "public-bot-access-token"
+
+
+@dataclass
+class PublicBot:
+    """The bot with all three public channels on, logging at DEBUG into ``state``."""
+
+    rest: RestClient
+    line: LineClient
+    standin: LineStandIn
+    state: Path
+    tracker: Path
+    origin: str
+
+    def widget(self) -> WidgetClient:
+        return WidgetClient(PUBLIC_RASA_PORT, self.origin)
+
+
+@pytest.fixture(scope="session")
+def public_bot(tmp_path_factory, kb):
+    standin = LineStandIn().start()
+    tracker = tmp_path_factory.mktemp("public") / "tracker.db"
+    launcher = start_bot(kb, tracker, PUBLIC_RASA_PORT, PUBLIC_ACTION_PORT, {
+        "LINE_CHANNEL_SECRET": PUBLIC_LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": PUBLIC_LINE_TOKEN,
+        "LINE_API_BASE_URL": standin.url, "LOG_LEVEL": "DEBUG"})
+    yield PublicBot(RestClient(PUBLIC_RASA_PORT), LineClient(PUBLIC_RASA_PORT, PUBLIC_LINE_SECRET),
+                    standin, tracker.parent, tracker,
+                    f"http://localhost:{PUBLIC_RASA_PORT + 3000}")
+    launcher.terminate()
+    launcher.wait(timeout=60)
+    standin.stop()

@@ -53,8 +53,11 @@ def test_personal_data_is_masked_with_a_notice_and_recorded_as_metadata():
     assert admission.metadata == {"masked": ["mynumber", "phone"]}
 
 
-def test_control_characters_and_lone_surrogates_are_removed():
+def test_control_characters_lone_surrogates_and_rasa_commands_are_removed():
     assert clean_text("転入\x00届\x07は\ud800?\n改行\tタブ") == "転入届は?\n改行\tタブ"
+    assert [clean_text(t) for t in ("/restart", " /session_start", "/back{}", "/backup")] == [
+        "restart", "session_start", "back{}", "/backup"]
+    assert clean_text('/ask_documents{"procedure":"tennyu"}') == '/ask_documents{"procedure":"tennyu"}'
 
 
 def test_sender_ids_must_be_short_printable_and_not_blank():

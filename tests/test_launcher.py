@@ -23,8 +23,11 @@ def test_postgresql_tracker_store_keeps_the_password_off_disk():
 def test_endpoints_and_environment_from_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("ACTION_PORT", "16055")
     monkeypatch.setenv("TRACKER_DB_URL", "postgresql://bot:s3cret@localhost/tracker")
+    monkeypatch.setenv("BOT_STATE_DIR", str(tmp_path / "state"))
     settings = load_settings()
-    written = yaml.safe_load(write_endpoints(settings, tmp_path).read_text(encoding="utf-8"))
+    path = write_endpoints(settings)
+    assert path == tmp_path / "state" / "endpoints.yml"
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert written["action_endpoint"] == {"url": "http://127.0.0.1:16055/webhook"}
     assert "s3cret" not in yaml.safe_dump(written)
     assert child_environment(settings)["TRACKER_DB_PASSWORD"] == "s3cret"

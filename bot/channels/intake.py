@@ -1,7 +1,7 @@
 """What every public channel does with a citizen's message before and after Rasa.
 
 Before: strip what no database should store (NUL and other control characters, lone
-surrogates), refuse empty and over-long messages politely, limit each sender's rate,
+surrogates) and Rasa's conversation commands (``/restart``), refuse empty and over-long messages politely, limit each sender's rate,
 mask personal data and tell the citizen not to send it. After: when the bot fails, says
 nothing or takes longer than the reply timeout, apologise instead of leaving the citizen
 with silence. The REST, widget and LINE channels all use the one ``Intake``.
@@ -37,12 +37,15 @@ APOLOGY = ("申し訳ありません。ただいま回答を用意できませ�
            "少し時間をおいて、もう一度お試しください。\n"
            "お急ぎの場合は、お住まいの市区町村の窓口にお問い合わせください。")
 
+# Rasa's own commands would reset or rewind a conversation; from citizens they are text.
+_RASA_COMMAND = re.compile(r"^\s*/(?=(?:restart|session_start|back)\b)")
 # C0/C1 controls except tab and line breaks, and UTF-16 halves that are not text.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
-    return _UNSTORABLE.sub("", text)
+    """Without what no database should store, and not a Rasa command."""
+    return _RASA_COMMAND.sub("", _UNSTORABLE.sub("", text))
 
 
 def valid_sender(sender: Any) -> bool:

@@ -30,7 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.intake import Intake
+from bot.channels.intake import Intake, valid_sender
 from bot.channels.line_messages import to_line_messages
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class LineInput(InputChannel):
     def first_delivery(self, event: Dict[str, Any]) -> bool:
         """False for a webhookEventId already handled (LINE redelivers on failures)."""
         event_id = event.get("webhookEventId")
-        if not event_id:
+        if not isinstance(event_id, str) or not event_id:
             return True
         if event_id in self._seen:
             return False
@@ -153,27 +153,41 @@ class LineInput(InputChannel):
             self._seen.popitem(last=False)
         return True
 
+    @staticmethod
+    def text_of(event: Dict[str, Any]) -> Optional[str]:
+        """What the user said: a text message, a postback's data, or a greeting on follow."""
+        kind = event.get("type")
+        if kind == "follow":
+            return FOLLOW_MESSAGE
+        detail = event.get(kind) if kind in ("message", "postback") else None
+        if not isinstance(detail, dict):
+            return None
+        if kind == "message" and detail.get("type") != "text":
+            return None
+        text = detail.get("text" if kind == "message" else "data")
+        return text if isinstance(text, str) else None
+
     async def handle_event(self, event: Dict[str, Any],
                            on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """One event: run it through the bot and reply; errors are logged, never raised."""
         try:
-            source = event.get("source") or {}
+            source = event.get("source")
+            if not isinstance(source, dict):
+                return
             to = source.get("groupId") or source.get("roomId") or source.get("userId")
             sender = source.get("userId") or to
             kind = event.get("type")
-            if not sender or not to:
+            if not valid_sender(sender) or not valid_sender(to):
                 return
             if kind == "unfollow":
                 logger.info("LINE user %s unfollowed", sender)
                 return
-            if kind == "message" and (event.get("message") or {}).get("type") != "text":
+            text = self.text_of(event)
+            if kind == "message" and text is None:
                 await self.api.reply(event.get("replyToken"), to,
                                      [{"type": "text", "text": ONLY_TEXT_REPLY}])
                 return
-            text = {"message": lambda: event["message"].get("text", ""),
-                    "postback": lambda: (event.get("postback") or {}).get("data", ""),
-                    "follow": lambda: FOLLOW_MESSAGE}.get(kind, lambda: None)()
-            if not isinstance(text, str) or not text:
+            if text is None:
                 return
             collector = CollectingOutputChannel()
             admission = self.intake.admit(sender, text)
@@ -211,7 +225,7 @@ class LineInput(InputChannel):
                 events = json.loads(body)["events"]
                 if not isinstance(events, list):
                     raise TypeError("events is not a list")
-            except (ValueError, KeyError, TypeError) as error:
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
                 logger.warning("LINE webhook with a malformed body: %s", error)
                 return response.json({"error": "malformed body"}, status=400)
             for event in events:

@@ -85,22 +85,24 @@ class WidgetInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
-                          max_http_buffer_size=64 * 1024)
+                          max_http_buffer_size=256 * 1024)
         blueprint = SocketBlueprint(sio, self.socketio_path, "widget_webhook", __name__)
 
         @sio.on("session_request")
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None) -> None:
             session_id = session_id_of(data) or uuid.uuid4().hex
             await sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on("user_uttered")
-        async def user_uttered(sid: Text, data: Any) -> None:
+        async def user_uttered(sid: Text, data: Any = None) -> None:
             session_id = session_id_of(data)
-            text = data.get("message") if isinstance(data, dict) else None
-            if session_id is None or not isinstance(text, str):
-                logger.debug("widget message without a session or text ignored")
+            if session_id is None:
+                logger.debug("widget message without a session ignored")
                 return
+            text = data.get("message")
+            if not isinstance(text, str):
+                text = ""  # answered with a request for text
             output = WidgetOutput(sio, "bot_uttered")
             admission = self.intake.admit(session_id, text)
             for reply in admission.replies:
