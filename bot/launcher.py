@@ -87,6 +87,9 @@ def child_environment(settings: Settings) -> Dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["SANIC_REQUEST_MAX_SIZE"] = str(MAX_REQUEST_BYTES)
+    # rasa_sdk binds 0.0.0.0 unless told otherwise; only Rasa calls it, on loopback.
+    # (Rasa itself listens on --interface, BOT_HOST.)
+    env["SANIC_HOST"] = "127.0.0.1"
     password = make_url(settings.tracker_db_url).password
     if password:
         env["TRACKER_DB_PASSWORD"] = str(password)

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from knowledge.db import (LifeEventRow, MetaRow, MunicipalityRow,
                           ProcedureLifeEventRow, ProcedureRow, make_engine)
@@ -33,8 +34,10 @@ def read_only_engine(url: str) -> Engine:
     path = sqlite_path(url)
     if path is None:
         return make_engine(url)
-    return create_engine("sqlite://", future=True, creator=lambda: sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False))
+    # A new connection per session: a rebuilt (atomically replaced) file is read at once.
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return create_engine("sqlite://", future=True, poolclass=NullPool,
+                         creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
 
 
 class KnowledgeBase:

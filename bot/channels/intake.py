@@ -100,7 +100,7 @@ class Intake:
         env = os.environ.get
         return cls(RateLimiter(float(env("RATE_LIMIT_PER_MINUTE", "30")),
                                int(env("RATE_LIMIT_BURST", "10"))),
-                   float(env("BOT_REPLY_TIMEOUT", "10")))
+                   float(env("BOT_REPLY_TIMEOUT", "5")))
 
     def admit(self, sender: str, text: str) -> Admission:
         if not self.limiter.allow(sender):

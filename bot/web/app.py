@@ -29,8 +29,12 @@ def bot_url(request: web.Request) -> str:
 
 @web.middleware
 async def security_headers(request: web.Request, handler) -> web.StreamResponse:
-    """Headers every page carries; the CSP allows only this app and the bot's endpoint."""
-    response = await handler(request)
+    """Headers every page carries, error pages too; the CSP allows only this app and the
+    bot's endpoint."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        response = error
     bot = bot_url(request)
     socket = bot.replace("http", "ws", 1)
     response.headers.setdefault("Content-Security-Policy", (
@@ -40,6 +44,8 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if isinstance(response, web.HTTPException):
+        raise response
     return response
 
 
