@@ -3,7 +3,6 @@ traceback, and the bot answers normally right after. Sent through the real REST,
 and socket.io channels of a running bot (the trained model, the real tracker store)."""
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any, List
@@ -59,7 +58,8 @@ BAD_BODIES: List[bytes] = [
     b'{"sender": "x", "message": ["a"]}', b'{"sender": "x", "message": {"text": "x"}}',
     b'{"sender": "x", "message": NaN}', b'{"sender": "x", "message": 1e999999}',
     b'{"sender": "x", "message": true}', b"[" * 100_000 + b"]" * 100_000,
-    b'{"a":' * 50_000 + b"1" + b"}" * 50_000, b'{"sender": "x", "message": "' + b"a" * 300_000 + b'"}',
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    b'{"sender": "x", "message": "' + b"a" * 300_000 + b'"}',
     b"x" * 2_000_000,
 ]
 

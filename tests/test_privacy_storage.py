@@ -6,7 +6,6 @@ hardest place to keep clean. Each value is searched for as written and as bare d
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import unicodedata
 import uuid
@@ -100,7 +99,7 @@ def test_the_tracker_database_holds_none_of_it(public_bot, conversations):
         rows = db.execute("SELECT sender_id, intent_name, action_name, data FROM events").fetchall()
     texts = [str(column) for row in rows for column in row[:3]]
     texts += [s for row in rows for s in strings_in(json.loads(row[3]))]
-    masked = [s for s in texts if re.search(r"マイナンバーは＊＊＊＊、電話は＊＊＊＊、メールは＊＊＊＊", s)]
+    masked = [s for s in texts if "マイナンバーは＊＊＊＊、電話は＊＊＊＊、メールは＊＊＊＊" in s]
     assert len(masked) >= 3  # the three questions are stored, masked
     assert leaks(texts) == []
     files = [p for p in public_bot.tracker.parent.glob("tracker.db*") if p.is_file()]

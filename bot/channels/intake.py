@@ -1,8 +1,9 @@
 """What every public channel does with a citizen's message before and after Rasa.
 
 Before: strip what no database should store (NUL and other control characters, lone
-surrogates) and Rasa's conversation commands (``/restart``), refuse empty and over-long messages politely, limit each sender's rate,
-mask personal data and tell the citizen not to send it. After: when the bot fails, says
+surrogates) and Rasa's conversation commands (``/restart``), refuse empty and over-long
+messages politely, limit each sender's rate, mask personal data and tell the citizen not
+to send it. After: when the bot fails, says
 nothing or takes longer than the reply timeout, apologise instead of leaving the citizen
 with silence. The REST, widget and LINE channels all use the one ``Intake``.
 """
@@ -31,8 +32,8 @@ EMPTY = "ご質問を文字で送ってください。例:「転入届はオン�
 TOO_LONG = "メッセージが長すぎます。{limit}文字以内に短くして、もう一度送ってください。"
 RATE_LIMITED = ("短い時間にたくさんのメッセージを受け取りました。"
                 "少し時間をおいてから、もう一度送ってください。")
-PRIVACY_NOTICE = ("マイナンバー(個人番号)・電話番号・メールアドレスは、このチャットに送らないでください。"
-                  "送られた番号などは伏せてから記録しました。")
+PRIVACY_NOTICE = ("マイナンバー(個人番号)・電話番号・メールアドレスは、"
+                  "このチャットに送らないでください。送られた番号などは伏せてから記録しました。")
 APOLOGY = ("申し訳ありません。ただいま回答を用意できませんでした。\n"
            "少し時間をおいて、もう一度お試しください。\n"
            "お急ぎの場合は、お住まいの市区町村の窓口にお問い合わせください。")
@@ -115,6 +116,19 @@ class Intake:
             return Admission(text)
         return Admission(masked.text, [PRIVACY_NOTICE],
                          metadata={"masked": sorted(set(masked.kinds))})
+
+    async def handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                     output: CollectingOutputChannel, sender: str, text: str, channel: str,
+                     metadata: Optional[Dict[str, Any]] = None) -> Admission:
+        """Admit one message, tell the citizen what they must know, let the bot answer."""
+        admission = self.admit(sender, text)
+        for reply in admission.replies:
+            await output.send_text_message(sender, reply)
+        if admission.text is not None:
+            await self.answer(on_new_message, UserMessage(
+                admission.text, output, sender, input_channel=channel,
+                metadata={**(metadata or {}), **admission.metadata} or None))
+        return admission
 
     async def answer(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
                      message: UserMessage) -> None:

@@ -190,13 +190,8 @@ class LineInput(InputChannel):
             if text is None:
                 return
             collector = CollectingOutputChannel()
-            admission = self.intake.admit(sender, text)
-            for reply in admission.replies:
-                await collector.send_text_message(sender, reply)
-            if admission.text is not None:
-                await self.intake.answer(on_new_message, UserMessage(
-                    admission.text, collector, sender, input_channel=self.name(),
-                    metadata={"line_source": source.get("type"), **admission.metadata}))
+            await self.intake.handle(on_new_message, collector, sender, text, self.name(),
+                                     {"line_source": source.get("type")})
             await self.api.reply(event.get("replyToken"), to, to_line_messages(collector.messages))
         except Exception:  # a bad event must not take the channel down
             logger.exception("LINE event could not be handled")

@@ -67,15 +67,9 @@ class CitizenRestInput(InputChannel):
                 return response.json({"error": str(error)}, status=413)
             except ValueError as error:
                 return response.json({"error": str(error)}, status=400)
-            sender = data["sender"]
-            admission = self.intake.admit(sender, data["message"])
             collector = CollectingOutputChannel()
-            for text in admission.replies:
-                await collector.send_text_message(sender, text)
-            if admission.text is not None:
-                await self.intake.answer(on_new_message, UserMessage(
-                    admission.text, collector, sender, input_channel=self.name(),
-                    metadata=admission.metadata or None))
+            admission = await self.intake.handle(on_new_message, collector, data["sender"],
+                                                 data["message"], self.name())
             return response.json(collector.messages,
                                  status=429 if admission.rate_limited else 200)
 

@@ -103,13 +103,7 @@ class WidgetInput(InputChannel):
             text = data.get("message")
             if not isinstance(text, str):
                 text = ""  # answered with a request for text
-            output = WidgetOutput(sio, "bot_uttered")
-            admission = self.intake.admit(session_id, text)
-            for reply in admission.replies:
-                await output.send_text_message(session_id, reply)
-            if admission.text is not None:
-                await self.intake.answer(on_new_message, UserMessage(
-                    admission.text, output, session_id, input_channel=self.name(),
-                    metadata=admission.metadata or None))
+            await self.intake.handle(on_new_message, WidgetOutput(sio, "bot_uttered"),
+                                     session_id, text, self.name())
 
         return blueprint
