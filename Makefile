@@ -8,9 +8,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 export PYTHONPATH := $(CURDIR)
 
+BENCH_STAMP := .venv-bench/.installed-$(shell sha256sum requirements/bench.txt | cut -c1-16)
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha256sum bot/web/package-lock.json | cut -c1-16)
 
-.PHONY: run test eval install kb model browser
+.PHONY: run test eval bench install kb model browser
 
 run: model
 	$(PY) -m bot.launcher
@@ -23,6 +24,17 @@ test: model browser
 
 eval: kb
 	$(PY) -m bot.build eval
+
+# Benchmarks (not part of `make test`): `make bench`, or one: `make bench BENCH=soak`.
+bench: model $(BENCH_STAMP)
+	$(PY) -m bench.run $(BENCH)
+
+# locust lives in its own venv: its gevent/Flask pins do not belong beside Rasa.
+$(BENCH_STAMP): requirements/bench.txt
+	@test -x .venv-bench/bin/python || python3 -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q --no-deps -r requirements/bench.txt
+	rm -f .venv-bench/.installed-*
+	touch $@
 
 install: $(STAMP) $(WEB_STAMP)
 
