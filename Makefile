@@ -8,6 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 export PYTHONPATH := $(CURDIR)
 
+GINZA_STAMP := .venv/.ginza-$(shell sha256sum requirements/ginza.txt | cut -c1-16)
 BENCH_STAMP := .venv-bench/.installed-$(shell sha256sum requirements/bench.txt | cut -c1-16)
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha256sum bot/web/package-lock.json | cut -c1-16)
 
@@ -26,8 +27,14 @@ eval: kb
 	$(PY) -m bot.build eval
 
 # Benchmarks (not part of `make test`): `make bench`, or one: `make bench BENCH=soak`.
-bench: model $(BENCH_STAMP)
+bench: model $(BENCH_STAMP) $(GINZA_STAMP)
 	$(PY) -m bench.run $(BENCH)
+
+# spaCy and GiNZA, only for the pipeline comparison; added beside Rasa, nothing replaced.
+$(GINZA_STAMP): requirements/ginza.txt $(STAMP)
+	$(PY) -m pip install -q --no-deps -r requirements/ginza.txt
+	rm -f .venv/.ginza-*
+	touch $@
 
 # locust lives in its own venv: its gevent/Flask pins do not belong beside Rasa.
 $(BENCH_STAMP): requirements/bench.txt

@@ -2,6 +2,7 @@
 processes, and locust run headless against it with every request's latency recorded."""
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -16,21 +17,27 @@ from typing import Dict, List, Optional
 import psutil
 
 from bot.config import ROOT
+from bot.launcher import answers
 
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+BASELINE = ROOT / "bench" / "baseline"
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 RASA_PORT, ACTION_PORT = 16005, 16055
+
+
+def bench_environment(state: Path) -> Dict[str, str]:
+    """The bot on bench ports, with its tracker database, endpoints and logs in ``state``."""
+    return {**os.environ, "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT),
+            "WEB_PORT": str(RASA_PORT + 3000), "BOT_STATE_DIR": str(state),
+            "TRACKER_DB_URL": f"sqlite:///{state / 'tracker.db'}", "PYTHONPATH": str(ROOT)}
 
 
 class RunningBot:
     """``make run``'s launcher on bench ports with a fresh tracker database."""
 
-    def __init__(self, extra_env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self) -> None:
         self.state = Path(tempfile.mkdtemp(prefix="bench-"))
-        self.env = {**os.environ, "RASA_PORT": str(RASA_PORT), "ACTION_PORT": str(ACTION_PORT),
-                    "WEB_PORT": str(RASA_PORT + 3000), "BOT_STATE_DIR": str(self.state),
-                    "TRACKER_DB_URL": f"sqlite:///{self.state / 'tracker.db'}",
-                    "PYTHONPATH": str(ROOT), **(extra_env or {})}
+        self.env = bench_environment(self.state)
         self.launcher: Optional[subprocess.Popen] = None
         self.ready_after = 0.0
 
@@ -63,6 +70,55 @@ class RunningBot:
             rss = sum(p.memory_info().rss for p in [child, *child.children(recursive=True)])
             found[names.get(module, module)] = round(rss / 2 ** 20, 1)
         return found
+
+
+class BaselineBot:
+    """A bare Rasa bot (bench/baseline: one rule, a fixed text, no actions, in-memory
+    tracker) on Rasa's own REST channel: what our latency is compared with."""
+
+    PORT = 16105
+
+    def __init__(self) -> None:
+        self.process: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.PORT}"
+
+    @staticmethod
+    def model() -> Path:
+        """The baseline model, trained once per version of its files."""
+        digest = hashlib.sha256()
+        for path in sorted(BASELINE.rglob("*.yml")):
+            digest.update(path.read_bytes())
+        model = ROOT / "models" / f"baseline-{digest.hexdigest()[:12]}.tar.gz"
+        if not model.exists():
+            subprocess.run([sys.executable, "-m", "rasa", "train", "--out", str(model.parent),
+                            "--fixed-model-name", model.name.removesuffix(".tar.gz")],
+                           cwd=BASELINE, check=True, stdout=subprocess.DEVNULL)
+        return model
+
+    def __enter__(self) -> "BaselineBot":
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rasa", "run", "--model", str(self.model()),
+             "--credentials", "credentials.yml", "--interface", "127.0.0.1",
+             "--port", str(self.PORT)], cwd=BASELINE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while not answers(f"{self.url}/webhooks/rest/"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the baseline bot did not start")
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+    def memory_mb(self) -> float:
+        process = psutil.Process(self.process.pid)
+        return round(sum(p.memory_info().rss for p in [process, *process.children(True)])
+                     / 2 ** 20, 1)
 
 
 class MemorySampler:

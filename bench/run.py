@@ -1,7 +1,7 @@
 """`make bench`: run the benchmarks, print a table, write the results and the report.
 
     python -m bench.run              # every benchmark
-    python -m bench.run soak         # one (or several) by name
+    python -m bench.run soak load    # some, by name
 
 Results are merged into bench/results/latest.json (a benchmark not run keeps its last
 figures, with their date) and docs/benchmarks.md is written from that file.
@@ -12,16 +12,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-from bench.harness import MemorySampler, RunningBot, machine, run_locust, windowed_p95
+import psutil
+import yaml
+
+from bench.harness import (BaselineBot, MemorySampler, RunningBot, bench_environment, machine,
+                           run_locust, windowed_p95)
+from bench.kb_scale import kb_scale
+from bench.quality import dev_case_answer_rate, heldout_answer_rate
 from bench.report import write_report
+from bot.build import MODEL
 from bot.config import ROOT
+from bot.launcher import answers
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
-SOAK_MINUTES = int(os.environ.get("SOAK_MINUTES", "10"))  # shorter for a quick look
+SOAK_MINUTES = int(os.environ.get("SOAK_MINUTES", "8"))  # shorter for a quick look
 SOAK_RATE = 5.0  # messages a second, steady, from SOAK_USERS citizens
 SOAK_USERS = 10
 
@@ -42,7 +55,132 @@ def soak() -> Dict[str, Any]:
             "memory_growth_mb": round(sum(after.values()) - sum(before.values()), 1)}
 
 
-BENCHMARKS: Dict[str, Callable[[], Dict[str, Any]]] = {"soak": soak}
+# Honest training times: Rasa's training cache would reuse earlier work.
+NO_CACHE = {**os.environ, "RASA_MAX_CACHE_SIZE": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def probe(model: Path) -> Dict[str, Any]:
+    """Held-out NLU scores, parse latency and memory of ``model``, in a fresh process."""
+    result = subprocess.run([sys.executable, "-m", "bench.nlu_probe", str(model)], cwd=ROOT,
+                            env=NO_CACHE, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def quality() -> Dict[str, Any]:
+    """Held-out NLU scores of the current model, and answers end to end."""
+    with RunningBot() as bot:
+        dev_cases = dev_case_answer_rate(bot.url)
+        heldout = heldout_answer_rate(bot.url)
+    return {"nlu": probe(MODEL), "dev_cases": dev_cases, "heldout_answers": heldout}
+
+
+def _word_features(pipeline: List[Dict[str, Any]], use_lemma: bool) -> List[Dict[str, Any]]:
+    return [{**step, "use_lemma": use_lemma}
+            if step["name"] == "CountVectorsFeaturizer" and "analyzer" not in step else step
+            for step in pipeline]
+
+
+def _with_ginza(pipeline: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [pipeline[0], {"name": "bench.ginza_featurizer.GinzaFeaturizer"}, *pipeline[1:]]
+
+
+PIPELINES: Dict[str, Callable[[List[Dict[str, Any]]], List[Dict[str, Any]]]] = {
+    "Sudachi surface forms + sparse + DIET": lambda p: _word_features(p, False),
+    "Sudachi normalized forms + sparse + DIET": lambda p: _word_features(p, True),
+    "Sudachi normalized forms + sparse + GiNZA dense + DIET":
+        lambda p: _with_ginza(_word_features(p, True)),
+}
+# A pipeline must beat a cheaper one by more than this held-out macro-F1 to be worth it.
+F1_MARGIN = 0.01
+
+
+def pipelines() -> Dict[str, Any]:
+    """Each candidate NLU pipeline trained on data/nlu and scored on the held-out set."""
+    base = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    figures = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, (name, change) in enumerate(PIPELINES.items()):
+            config = Path(scratch) / f"config-{number}.yml"
+            config.write_text(yaml.safe_dump({**base, "pipeline": change(base["pipeline"])},
+                                             allow_unicode=True), encoding="utf-8")
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config),
+                            "--nlu", "data/nlu", "--out", scratch,
+                            "--fixed-model-name", f"pipeline-{number}"],
+                           cwd=ROOT, env=NO_CACHE, check=True, stdout=subprocess.DEVNULL)
+            trained = round(time.monotonic() - started, 1)
+            figures[name] = {"train_s": trained,
+                             **probe(Path(scratch) / f"pipeline-{number}.tar.gz")}
+    # Cheapest first (as listed); a later one must be better by more than the margin.
+    chosen = next(iter(figures))
+    for name in figures:
+        if figures[name]["intent_macro_f1"] > figures[chosen]["intent_macro_f1"] + F1_MARGIN:
+            chosen = name
+    configured = ("Sudachi normalized forms + sparse + DIET"
+                  if not any("Ginza" in step["name"] for step in base["pipeline"]) else
+                  "Sudachi normalized forms + sparse + GiNZA dense + DIET")
+    return {"pipelines": figures, "chosen": chosen, "configured": configured,
+            "f1_margin": F1_MARGIN}
+
+
+LOAD_USERS = (1, 20, 50)
+LOAD_SECONDS = 30
+
+
+def load() -> Dict[str, Any]:
+    """Closed-loop citizens on the REST channel, our bot and the bare-Rasa baseline
+    alternating at each level, both running, so they share the machine's state."""
+    with RunningBot() as ours, BaselineBot() as baseline:
+        at_rest = ours.memory_mb()
+        levels = {}
+        for users in LOAD_USERS:
+            levels[str(users)] = {
+                "ours": run_locust(ours.url, users, LOAD_SECONDS).summary(),
+                "baseline": run_locust(baseline.url, users, LOAD_SECONDS).summary()}
+        after = ours.memory_mb()
+        baseline_memory = baseline.memory_mb()
+    twenty = levels["20"]
+    return {"seconds_per_level": LOAD_SECONDS, "levels": levels,
+            "p95_ratio_at_20": round(twenty["ours"]["p95_ms"] / twenty["baseline"]["p95_ms"], 2),
+            "memory_at_rest_mb": at_rest, "memory_after_load_mb": after,
+            "memory_after_load_total_mb": round(sum(after.values()), 1),
+            "baseline_memory_after_load_mb": baseline_memory}
+
+
+def startup() -> Dict[str, Any]:
+    """`make run` to the first answer with a trained model present, and a full retrain."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = bench_environment(Path(scratch))
+        started = time.monotonic()
+        make = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{env['RASA_PORT']}"
+        while not answers(f"{url}/webhooks/rest/") and time.monotonic() - started < 300:
+            time.sleep(0.2)
+        first_answer = _first_answer(url)
+        cold = round(time.monotonic() - started, 1)
+        processes = [p for p in psutil.Process(make.pid).children(recursive=True)]
+        at_rest = round(sum(p.memory_info().rss for p in processes) / 2 ** 20, 1)
+        os.killpg(make.pid, signal.SIGINT)
+        make.wait(timeout=60)
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "rasa", "train", "--out", scratch,
+                        "--fixed-model-name", "retrain"], cwd=ROOT, env=NO_CACHE, check=True,
+                       stdout=subprocess.DEVNULL)
+        retrain = round(time.monotonic() - started, 1)
+    return {"cold_start_s": cold, "first_answer": first_answer, "retrain_s": retrain,
+            "memory_at_rest_total_mb": at_rest}
+
+
+def _first_answer(url: str) -> str:
+    from bench.quality import ask
+    reply = ask(url, "転入届はオンラインでできますか")
+    return reply[0].get("text", "")[:40] if reply else ""
+
+
+BENCHMARKS: Dict[str, Callable[[], Dict[str, Any]]] = {
+    "quality": quality, "pipelines": pipelines, "load": load, "startup": startup,
+    "kb_scale": kb_scale, "soak": soak}
 
 
 def main(argv: List[str]) -> int:
