@@ -6,6 +6,8 @@ LOCK_ID := $(shell cat requirements/lock.txt requirements/rasa.txt | sha256sum |
 STAMP := .venv/.installed-$(LOCK_ID)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
+# No usage data leaves the machine (Rasa's telemetry is on unless switched off).
+export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONPATH := $(CURDIR)
 
 GINZA_STAMP := .venv/.ginza-$(shell sha256sum requirements/ginza.txt | cut -c1-16)

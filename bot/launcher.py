@@ -85,6 +85,8 @@ def write_endpoints(settings: Settings) -> Path:
 def child_environment(settings: Settings) -> Dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Citizens' conversations are not reported anywhere: Rasa's telemetry stays off.
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["SANIC_REQUEST_MAX_SIZE"] = str(MAX_REQUEST_BYTES)
     # rasa_sdk binds 0.0.0.0 unless told otherwise; only Rasa calls it, on loopback.

@@ -30,4 +30,8 @@ def test_endpoints_and_environment_from_settings(monkeypatch, tmp_path):
     written = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert written["action_endpoint"] == {"url": "http://127.0.0.1:16055/webhook"}
     assert "s3cret" not in yaml.safe_dump(written)
-    assert child_environment(settings)["TRACKER_DB_PASSWORD"] == "s3cret"
+    monkeypatch.delenv("RASA_TELEMETRY_ENABLED", raising=False)
+    env = child_environment(settings)
+    assert env["TRACKER_DB_PASSWORD"] == "s3cret"
+    # Nothing reported off the machine, and the action server on loopback only.
+    assert env["RASA_TELEMETRY_ENABLED"] == "false" and env["SANIC_HOST"] == "127.0.0.1"
