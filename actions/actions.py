@@ -18,13 +18,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.config import load_settings
 from bot.privacy import install_log_masking
 from bot.nlu.dates import find_date
-from knowledge.answers import (TOPIC_INTENT, Reply, ask_for_date, clarify_procedure,
-                               clarify_topic, due_date_answer, greeting, handoff_answer,
-                               life_event_answer, matching_notes, no_rule_answer,
-                               procedure_answer)
+from knowledge.answers import (CHECKLIST_LIMIT, TOPIC_INTENT, Reply, ask_for_date,
+                               clarify_procedure, clarify_topic, due_date_answer, greeting,
+                               handoff_answer, life_event_answer, matching_notes,
+                               no_rule_answer, procedure_answer)
 from knowledge.deadlines import due_date
-from knowledge.queries import (KnowledgeBase, get_life_event, get_municipality,
-                               get_procedure, get_procedures, procedures_for_life_event)
+from knowledge.queries import (KnowledgeBase, count_procedures_for_life_event,
+                               get_life_event, get_municipality, get_procedure,
+                               get_procedures, procedures_for_life_event)
 from knowledge.schema import Municipality, Procedure
 
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
@@ -132,7 +133,8 @@ class ActionAnswer(KnowledgeAction):
                     municipality: Optional[Municipality], event_id: str) -> List[EventType]:
         event = get_life_event(session, event_id)
         self.send(dispatcher, life_event_answer(
-            event, procedures_for_life_event(session, event_id), municipality))
+            event, procedures_for_life_event(session, event_id, CHECKLIST_LIMIT), municipality,
+            count_procedures_for_life_event(session, event_id)))
         return [SlotSet("life_event", event_id)]
 
 

@@ -22,6 +22,8 @@ TOPIC_INTENT = {topic: f"ask_{topic}" for topic in TOPICS}
 FOLLOW_UPS = (("deadline", "期限"), ("documents", "必要なもの"), ("online", "オンライン"),
               ("where", "窓口・場所"), ("proxy", "代理人"), ("fee", "手数料"))
 MAX_BUTTONS = 4
+# A checklist longer than this is not read on a phone: the rest are counted, not listed.
+CHECKLIST_LIMIT = 20
 WEEKDAYS = "月火水木金土日"
 LATE_WORDS = ("遅れ", "過ぎ", "すぎ", "忘れ", "間に合わ")
 
@@ -223,8 +225,10 @@ def procedure_answer(procedure: Procedure, topic: str, user_text: str = "",
 
 
 def life_event_answer(event: LifeEvent, procedures: Sequence[Procedure],
-                      municipality: Optional[Municipality] = None) -> Reply:
-    """The checklist for a life event: each procedure with its deadline."""
+                      municipality: Optional[Municipality] = None,
+                      total: Optional[int] = None) -> Reply:
+    """The checklist for a life event: each procedure with its deadline (``total``: how
+    many the event has, when ``procedures`` is only the first CHECKLIST_LIMIT)."""
     with_deadline = sorted((p for p in procedures if p.deadline and not p.deadline.none),
                            key=_urgency)
     ordered = [*with_deadline, *(p for p in procedures if p not in with_deadline)]
@@ -232,6 +236,8 @@ def life_event_answer(event: LifeEvent, procedures: Sequence[Procedure],
     for procedure in ordered:
         deadline = procedure.deadline.text if procedure.deadline else "期限の情報は未確認です。"
         lines.append(f"・{procedure.name}:{deadline}")
+    if total and total > len(procedures):
+        lines.append(f"このほかにも{total - len(procedures)}件の手続きがあります。")
     lines.append("くわしく知りたい手続きを選ぶか、手続きの名前を送ってください。")
     buttons = [{"title": short_name(p), "payload": payload("ask_overview", p.id)}
                for p in ordered[:MAX_BUTTONS]]

@@ -173,8 +173,9 @@ def _cross_check(catalog: Catalog) -> List[str]:
 
 
 def content_hash(root: Path = ROOT) -> str:
-    """Hash of every knowledge data file, to tell when the database or model is stale."""
-    digest = hashlib.sha256()
+    """Hash of every knowledge data file and of the database schema, to tell when the
+    database or model is stale."""
+    digest = hashlib.sha256(Path(__file__).with_name("db.py").read_bytes())
     for path in sorted(root.rglob("*.yaml")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())

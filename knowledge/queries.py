@@ -66,15 +66,22 @@ def get_procedures(session: Session, procedure_ids: List[str]) -> List[Procedure
     return [by_id[i] for i in procedure_ids if i in by_id]
 
 
-def procedures_for_life_event(session: Session, life_event_id: str) -> List[Procedure]:
+def procedures_for_life_event(session: Session, life_event_id: str,
+                              limit: Optional[int] = None) -> List[Procedure]:
     """The checklist for a life event, in the order the knowledge files list them."""
     statement = (
         select(ProcedureRow)
         .join(ProcedureLifeEventRow, ProcedureLifeEventRow.procedure_id == ProcedureRow.id)
         .where(ProcedureLifeEventRow.life_event_id == life_event_id)
         .order_by(ProcedureLifeEventRow.position, ProcedureRow.id)
+        .limit(limit)
     )
     return [Procedure.parse_raw(row.record) for row in session.execute(statement).scalars()]
+
+
+def count_procedures_for_life_event(session: Session, life_event_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(ProcedureLifeEventRow)
+                          .where(ProcedureLifeEventRow.life_event_id == life_event_id))
 
 
 def get_life_event(session: Session, life_event_id: str) -> Optional[LifeEvent]:

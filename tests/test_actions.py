@@ -15,7 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.actions import (ActionAnswer, ActionClarify, ActionComputeDeadline,
                              ActionHandoff, ActionLifeEvent, primary_procedure)
 from bot.nlu.procedure_extractor import ProcedureExtractor
+from knowledge.answers import life_event_answer
 from knowledge.loader import ROOT
+from knowledge.queries import get_life_event, procedures_for_life_event
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -137,6 +139,16 @@ async def test_life_event_gives_the_checklist_most_urgent_first(kb, make_tracker
     assert messages[0]["buttons"][0]["title"] == "死亡届"
     assert messages[0]["custom"]["type"] == "checklist"
     assert events == [SlotSet("life_event", "death")]
+
+
+def test_a_checklist_cut_short_says_how_many_more_there_are(kb):
+    with kb.session() as session:
+        event = get_life_event(session, "moving")
+        first = procedures_for_life_event(session, "moving", limit=2)
+    lines = life_event_answer(event, first, total=14).text.splitlines()
+    assert lines[-2:] == ["このほかにも12件の手続きがあります。",
+                          "くわしく知りたい手続きを選ぶか、手続きの名前を送ってください。"]
+    assert "このほかにも" not in life_event_answer(event, first, total=2).text
 
 
 async def test_life_event_with_a_named_procedure_answers_the_procedure(kb, make_tracker):

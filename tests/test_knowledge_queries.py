@@ -1,8 +1,9 @@
 """Queries against the real knowledge database."""
 from __future__ import annotations
 
-from knowledge.queries import (content_hash_of, get_life_event, get_municipality,
-                               get_procedure, get_procedures, procedures_for_life_event)
+from knowledge.queries import (content_hash_of, count_procedures_for_life_event,
+                               get_life_event, get_municipality, get_procedure,
+                               get_procedures, procedures_for_life_event)
 from knowledge.loader import content_hash
 
 
@@ -27,6 +28,15 @@ def test_life_event_checklist_follows_file_order(kb):
         assert ids[:3] == ["jido_teate", "kodomo_iryohi", "tenshutsu"]
         assert {"tennyu", "tenkyo", "kokuho_kanyu", "inkan_toroku"} <= set(ids)
         assert get_life_event(session, "moving").deadline_procedures == ["tennyu", "tenkyo"]
+
+
+def test_a_long_checklist_is_cut_in_file_order_and_counted(kb):
+    with kb.session() as session:
+        everything = [p.id for p in procedures_for_life_event(session, "moving")]
+        first = [p.id for p in procedures_for_life_event(session, "moving", limit=5)]
+        assert first == everything[:5]
+        assert count_procedures_for_life_event(session, "moving") == len(everything) == 14
+        assert count_procedures_for_life_event(session, "nothing_like_this") == 0
 
 
 def test_sample_municipality_is_marked_as_sample(kb):
