@@ -17,6 +17,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -36,6 +37,11 @@ class GinzaFeaturizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def required_packages() -> List[Text]:
         return ["spacy", "ginza"]
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        if not config.get("model"):
+            raise InvalidConfigException("GinzaFeaturizer needs the spaCy package in 'model'")
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
