@@ -111,17 +111,25 @@ def pipelines() -> Dict[str, Any]:
             trained = round(time.monotonic() - started, 1)
             figures[name] = {"train_s": trained,
                              **probe(Path(scratch) / f"pipeline-{number}.tar.gz")}
-    configured = ("Sudachi normalized forms + sparse + DIET"
-                  if not any("Ginza" in step["name"] for step in base["pipeline"]) else
-                  "Sudachi normalized forms + sparse + GiNZA dense + DIET")
+    configured = configured_pipeline(base["pipeline"])
     return {"pipelines": figures, "configured": configured, "f1_margin": F1_MARGIN,
             "chosen": choose_pipeline(figures, configured)}
+
+
+def configured_pipeline(pipeline: List[Dict[str, Any]]) -> str:
+    """Which of PIPELINES config.yml has."""
+    for name, change in PIPELINES.items():
+        if change(pipeline) == pipeline:
+            return name
+    return "a pipeline not among the candidates"
 
 
 def choose_pipeline(figures: Dict[str, Dict[str, Any]], configured: str) -> str:
     """The configured pipeline stays unless another beats its held-out macro-F1 by more
     than F1_MARGIN (one training run's noise); then the best of those."""
     best = max(figures, key=lambda name: figures[name]["intent_macro_f1"])
+    if configured not in figures:
+        return best
     margin = figures[best]["intent_macro_f1"] - figures[configured]["intent_macro_f1"]
     return best if margin > F1_MARGIN else configured
 
