@@ -5,12 +5,7 @@ a local stand-in for LINE's API, which records what the bot sends.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -19,6 +14,7 @@ from bot.build import model_is_current
 from bot.channels.line import ONLY_TEXT_REPLY, valid_signature
 from bot.channels.line_messages import (MAX_MESSAGES, label, procedure_flex, quick_reply,
                                         split_text, to_line_messages, utf16_length)
+from tests.clients import LineClient, line_event
 from tests.conftest import start_bot
 from tests.line_standin import LineStandIn
 
@@ -103,37 +99,19 @@ def line(tmp_path_factory, kb):
     standin.stop()
 
 
+CLIENT = LineClient(RASA_PORT, SECRET)
+
+
 def post(body: bytes, signature: str = None) -> int:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["X-Line-Signature"] = signature
-    request = urllib.request.Request(f"http://127.0.0.1:{RASA_PORT}/webhooks/line/webhook",
-                                     body, headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return CLIENT.raw(body, signature)[0]
 
 
 def sign(body: bytes) -> str:
-    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def event(kind: str = "message", text: str = "転入届はネットでできますか", user: str = None,
-          token: str = None, source: dict = None, **extra) -> dict:
-    body = {"type": kind, "webhookEventId": uuid.uuid4().hex,
-            "replyToken": token or uuid.uuid4().hex, "timestamp": 1,
-            "source": source or {"type": "user", "userId": user or f"U{uuid.uuid4().hex}"},
-            "deliveryContext": {"isRedelivery": False}, **extra}
-    if kind == "message" and "message" not in extra:
-        body["message"] = {"type": "text", "id": "1", "text": text}
-    return body
+    return CLIENT.sign(body)
 
 
 def send(*events: dict) -> int:
-    body = json.dumps({"destination": "U0", "events": list(events)}).encode()
-    return post(body, sign(body))
+    return CLIENT.send(*events)[0]
 
 
 def replies_to(standin: LineStandIn, token: str, count: int = 1, wait: float = 30.0):
@@ -143,7 +121,7 @@ def replies_to(standin: LineStandIn, token: str, count: int = 1, wait: float = 3
 @needs_model
 def test_missing_or_wrong_signature_is_refused_and_nothing_is_processed(line):
     before = len(line.requests)
-    body = json.dumps({"events": [event(token="unsigned")]}).encode()
+    body = json.dumps({"events": [line_event(token="unsigned")]}).encode()
     assert post(body) == 401
     assert post(body, "d3Jvbmc=") == 401
     assert post(body, sign(body + b" ")) == 401
@@ -158,14 +136,14 @@ def test_malformed_bodies_get_4xx_and_unknown_events_are_ignored(line):
     huge = b'{"events": [], "pad": "' + b"x" * 1_100_000 + b'"}'
     assert post(huge, sign(huge)) == 413
     token = uuid.uuid4().hex
-    assert send(event("beacon", token=token)) == 200
+    assert send(line_event("beacon", token=token)) == 200
     assert line.received(lambda r: r["body"].get("replyToken") == token, wait=2) == []
 
 
 @needs_model
 def test_text_message_gets_the_answer_with_card_and_quick_replies(line):
     token = uuid.uuid4().hex
-    assert send(event(text="転入届はネットでできますか", token=token)) == 200
+    assert send(line_event(text="転入届はネットでできますか", token=token)) == 200
     (request,) = replies_to(line, token)
     assert request["headers"]["Authorization"] == "Bearer test-token"
     messages = request["body"]["messages"]
@@ -179,9 +157,9 @@ def test_text_message_gets_the_answer_with_card_and_quick_replies(line):
 @needs_model
 def test_each_user_is_one_conversation_and_context_carries_over(line):
     user, first, second = f"U{uuid.uuid4().hex}", uuid.uuid4().hex, uuid.uuid4().hex
-    send(event(text="出生届について教えて", user=user, token=first))
+    send(line_event(text="出生届について教えて", user=user, token=first))
     replies_to(line, first)
-    send(event(text="期限は?", user=user, token=second))
+    send(line_event(text="期限は?", user=user, token=second))
     (request,) = replies_to(line, second)
     assert request["body"]["messages"][0]["text"].startswith("【出生届】\n■期限")
 
@@ -189,7 +167,7 @@ def test_each_user_is_one_conversation_and_context_carries_over(line):
 @needs_model
 def test_postback_payload_is_the_users_message(line):
     token = uuid.uuid4().hex
-    send(event("postback", token=token, postback={"data": '/ask_fee{"procedure":"juminhyo"}'}))
+    send(line_event("postback", token=token, postback={"data": '/ask_fee{"procedure":"juminhyo"}'}))
     (request,) = replies_to(line, token)
     assert request["body"]["messages"][0]["text"].startswith("【住民票の写しの交付請求】\n■手数料")
 
@@ -197,7 +175,7 @@ def test_postback_payload_is_the_users_message(line):
 @needs_model
 def test_redelivered_event_is_processed_once(line):
     token = uuid.uuid4().hex
-    original = event(token=token, text="印鑑証明はどこで取れますか")
+    original = line_event(token=token, text="印鑑証明はどこで取れますか")
     redelivery = {**original, "deliveryContext": {"isRedelivery": True}}
     assert send(original) == 200 and send(redelivery) == 200
     assert len(replies_to(line, token)) == 1
@@ -209,7 +187,7 @@ def test_failed_reply_token_falls_back_to_push_with_one_retry_key(line):
     token, user = uuid.uuid4().hex, f"U{uuid.uuid4().hex}"
     line.invalid_reply_tokens.add(token)
     line.push_failures = 2  # LINE answers 500 twice: the push is retried with the same key
-    send(event(token=token, user=user, text="死亡届の期限は?"))
+    send(line_event(token=token, user=user, text="死亡届の期限は?"))
     pushes = line.received(lambda r: r["path"].endswith("/push") and r["body"]["to"] == user, 3)
     assert len(pushes) == 3
     keys = {p["headers"]["X-Line-Retry-Key"] for p in pushes}
@@ -221,7 +199,7 @@ def test_failed_reply_token_falls_back_to_push_with_one_retry_key(line):
 def test_group_messages_are_answered_to_the_group(line):
     token, group = uuid.uuid4().hex, f"C{uuid.uuid4().hex}"
     line.invalid_reply_tokens.add(token)
-    send(event(token=token, text="婚姻届に期限はありますか",
+    send(line_event(token=token, text="婚姻届に期限はありますか",
                source={"type": "group", "groupId": group, "userId": f"U{uuid.uuid4().hex}"}))
     (push,) = line.received(lambda r: r["path"].endswith("/push") and r["body"]["to"] == group)
     assert "婚姻届に提出期限はありません" in push["body"]["messages"][0]["text"]
@@ -230,8 +208,8 @@ def test_group_messages_are_answered_to_the_group(line):
 @needs_model
 def test_follow_gets_a_greeting_and_stickers_a_polite_text_only_reply(line):
     follow, sticker = uuid.uuid4().hex, uuid.uuid4().hex
-    send(event("follow", token=follow))
-    send(event(token=sticker, message={"type": "sticker", "id": "2", "packageId": "1",
+    send(line_event("follow", token=follow))
+    send(line_event(token=sticker, message={"type": "sticker", "id": "2", "packageId": "1",
                                         "stickerId": "1"}))
     (greeting,) = replies_to(line, follow)
     assert "行政手続きのご案内をします" in greeting["body"]["messages"][0]["text"]
