@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import psutil
 
@@ -23,6 +23,11 @@ BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 BASELINE = ROOT / "bench" / "baseline"
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 RASA_PORT, ACTION_PORT = 16005, 16055
+
+
+def resident_mb(processes: Iterable[psutil.Process]) -> float:
+    """Resident memory of these processes together, in MB."""
+    return round(sum(p.memory_info().rss for p in processes) / 2 ** 20, 1)
 
 
 def bench_environment(state: Path) -> Dict[str, str]:
@@ -67,8 +72,8 @@ class RunningBot:
         found: Dict[str, float] = {}
         for child in psutil.Process(self.launcher.pid).children():
             module = child.cmdline()[2] if len(child.cmdline()) > 2 else child.name()
-            rss = sum(p.memory_info().rss for p in [child, *child.children(recursive=True)])
-            found[names.get(module, module)] = round(rss / 2 ** 20, 1)
+            found[names.get(module, module)] = resident_mb(
+                [child, *child.children(recursive=True)])
         return found
 
 
@@ -117,8 +122,7 @@ class BaselineBot:
 
     def memory_mb(self) -> float:
         process = psutil.Process(self.process.pid)
-        return round(sum(p.memory_info().rss for p in [process, *process.children(True)])
-                     / 2 ** 20, 1)
+        return resident_mb([process, *process.children(recursive=True)])
 
 
 class MemorySampler:

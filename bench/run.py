@@ -24,9 +24,9 @@ import psutil
 import yaml
 
 from bench.harness import (BaselineBot, MemorySampler, RunningBot, bench_environment, machine,
-                           run_locust, windowed_p95)
+                           resident_mb, run_locust, windowed_p95)
 from bench.kb_scale import kb_scale
-from bench.quality import dev_case_answer_rate, heldout_answer_rate
+from bench.quality import ask, dev_case_answer_rate, heldout_answer_rate
 from bench.report import write_report
 from bot.build import MODEL
 from bot.config import ROOT
@@ -170,8 +170,7 @@ def startup() -> Dict[str, Any]:
             time.sleep(0.2)
         first_answer = _first_answer(url)
         cold = round(time.monotonic() - started, 1)
-        processes = [p for p in psutil.Process(make.pid).children(recursive=True)]
-        at_rest = round(sum(p.memory_info().rss for p in processes) / 2 ** 20, 1)
+        at_rest = resident_mb(psutil.Process(make.pid).children(recursive=True))
         os.killpg(make.pid, signal.SIGINT)
         make.wait(timeout=60)
         started = time.monotonic()
@@ -184,7 +183,6 @@ def startup() -> Dict[str, Any]:
 
 
 def _first_answer(url: str) -> str:
-    from bench.quality import ask
     reply = ask(url, "転入届はオンラインでできますか")
     return reply[0].get("text", "")[:40] if reply else ""
 

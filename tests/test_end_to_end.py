@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from bot.build import model_is_current
+from tests.clients import RestClient
 from tests.conftest import start_bot
 
 pytestmark = pytest.mark.skipif(not model_is_current(),
@@ -34,12 +35,9 @@ def free(port: int) -> bool:
 
 
 def say(sender: str, message: str) -> list:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{RASA_PORT}/webhooks/rest/webhook",
-        json.dumps({"sender": sender, "message": message}).encode(),
-        {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    status, reply = RestClient(RASA_PORT).say(sender, message)
+    assert status == 200
+    return reply
 
 
 @pytest.fixture(scope="module")
