@@ -8,7 +8,6 @@ form, reading and part of speech are kept in ``token.data`` for other featurizer
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext
@@ -19,47 +18,10 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.normalise import normalise
-
-try:
-    from sudachipy import Dictionary, SplitMode
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "SudachiPy is required for Japanese: pip install sudachipy sudachidict_core"
-    ) from error
-
-# Sudachi's three segmentation granularities: A is shortest (形態素), C keeps
-# compound nouns whole (転入届, 印鑑登録証明書), B is in between.
-SPLIT_MODES = {"A": SplitMode.A, "B": SplitMode.B, "C": SplitMode.C}
+from bot.nlu.sudachi import SPLIT_MODES, sudachi_pool
 
 # Parts of speech that carry no meaning for intent classification.
 SKIPPED_POS = {"補助記号", "空白"}
-
-
-class _SudachiPool:
-    """One shared ``Dictionary`` (thread-safe) and one ``Tokenizer`` per thread (not)."""
-
-    def __init__(self, dictionary: str) -> None:
-        self._dictionary = Dictionary(dict=dictionary)
-        self._local = threading.local()
-
-    def tokenizer(self) -> Any:
-        tokenizer = getattr(self._local, "tokenizer", None)
-        if tokenizer is None:
-            tokenizer = self._dictionary.create()
-            self._local.tokenizer = tokenizer
-        return tokenizer
-
-
-_POOLS: Dict[str, _SudachiPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(dictionary: str) -> _SudachiPool:
-    """Build the dictionary once per process, whatever number of components use it."""
-    with _POOLS_LOCK:
-        if dictionary not in _POOLS:
-            _POOLS[dictionary] = _SudachiPool(dictionary)
-        return _POOLS[dictionary]
 
 
 @DefaultV1Recipe.register(
@@ -101,7 +63,7 @@ class SudachiTokenizer(Tokenizer):
                 f"not {config['split_mode']!r}"
             )
         self._mode = SPLIT_MODES[config["split_mode"]]
-        self._pool = _pool(config["dictionary"])
+        self._pool = sudachi_pool(config["dictionary"])
 
     @classmethod
     def create(

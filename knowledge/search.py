@@ -1,0 +1,192 @@
+"""Full-text search over the knowledge base, for the staff assist tool.
+
+Staff type what a caller says: 「じゅうみんひょうのうつし」, 「住民標」, 「ひっこしの届け」.
+Each procedure is indexed three ways and every way is ranked with BM25 (Okapi, with
+the non-negative idf of Lucene):
+
+- words: Sudachi's normalized forms (引越し→引っ越し) in split modes C and A, so a
+  compound (住民票) and its parts (住民, 票) both match;
+- readings: character bigrams of the Sudachi reading in hiragana, so kana-only input
+  and a homophone typo (住民表) meet the kanji;
+- characters: bigrams of the folded text (width, kana, long vowels), so a one-character
+  typo (住民標) still shares most of its bigrams.
+
+A name or alias written out in the query, in kanji or in kana (かくていしんこく), adds
+a bonus by its length: BM25 alone ranks 準確定申告 with 確定申告 for that query.
+
+The index is an inverted index with each posting's BM25 weight computed at build
+time, so a query costs only the postings of its terms (rank_bm25 scans every document
+per term, too slow for a 75,000-procedure base: see bench/kb_scale.py).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.nlu.normalise import fold_key, normalise
+from bot.nlu.sudachi import SPLIT_MODES, sudachi_pool
+from knowledge.db import ProcedureRow
+from knowledge.schema import Channel, OnlineStatus, Procedure
+
+# Parts of speech that carry the meaning of a query (no particles, auxiliaries, marks).
+CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "接頭辞", "接尾辞", "副詞"}
+# How much each way of matching counts; tuned on bench/heldout/search.yml.
+WAY_WEIGHTS = {"words": 1.0, "readings": 0.4, "chars": 0.4}
+# A match in the name or an alias says more than one in a keyword, and that more than
+# one in the documents or notes.
+PART_WEIGHTS = {"title": 1.0, "keywords": 0.5, "body": 0.3}
+# Bonus per character of the longest name or alias found whole in the query.
+ALIAS_BONUS = 1.0
+MAX_ALIAS_CHARS = 24
+ONLINE = {OnlineStatus.yes, OnlineStatus.partial}
+
+
+def _morphemes(text: str, mode: str) -> Iterable:
+    cleaned = normalise(text).text
+    return sudachi_pool().tokenizer().tokenize(cleaned, SPLIT_MODES[mode]) if cleaned else []
+
+
+def words(text: str) -> List[str]:
+    """Normalized forms of the content words, compounds whole and split."""
+    terms = []
+    for mode in ("C", "A"):
+        terms += [m.normalized_form() for m in _morphemes(text, mode)
+                  if m.part_of_speech()[0] in CONTENT_POS]
+    return terms
+
+
+def _bigrams(key: str) -> List[str]:
+    return [key[i:i + 2] for i in range(len(key) - 1)] if len(key) > 1 else [key] if key else []
+
+
+def readings(text: str) -> List[str]:
+    """Bigrams of the reading, folded to hiragana."""
+    return _bigrams(reading_key(text))
+
+
+def reading_key(text: str) -> str:
+    """The text's reading, folded to hiragana (its words' readings, joined)."""
+    return fold_key("".join(m.reading_form() for m in _morphemes(text, "C")
+                            if m.part_of_speech()[0] != "補助記号"))
+
+
+def chars(text: str) -> List[str]:
+    return _bigrams(fold_key(text))
+
+
+ANALYSERS = {"words": words, "readings": readings, "chars": chars}
+
+
+def document_parts(procedure: Procedure) -> Dict[str, List[str]]:
+    """The searchable texts of a procedure, by part."""
+    return {
+        "title": [procedure.name, *procedure.aliases, *([procedure.reading]
+                                                         if procedure.reading else [])],
+        "keywords": list(procedure.keywords) + [k for n in procedure.notes for k in n.keywords],
+        "body": [d.name for d in procedure.documents] + [n.text for n in procedure.notes],
+    }
+
+
+class Bm25Field:
+    """One inverted index: term → (document numbers, BM25 weights)."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.2,
+                 b: float = 0.75) -> None:
+        count = len(documents)
+        lengths = np.array([len(d) for d in documents], dtype=float)
+        average = float(lengths.mean()) if count and lengths.sum() else 1.0
+        postings: Dict[str, List[Tuple[int, int]]] = defaultdict(list)
+        for number, terms in enumerate(documents):
+            for term, frequency in Counter(terms).items():
+                postings[term].append((number, frequency))
+        self.postings: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+        for term, entries in postings.items():
+            numbers = np.array([n for n, _ in entries], dtype=np.int64)
+            frequency = np.array([f for _, f in entries], dtype=float)
+            idf = math.log(1 + (count - len(entries) + 0.5) / (len(entries) + 0.5))
+            norm = k1 * (1 - b + b * lengths[numbers] / average)
+            self.postings[term] = (numbers, idf * frequency * (k1 + 1) / (frequency + norm))
+
+    def add_scores(self, query_terms: Sequence[str], scores: np.ndarray, weight: float) -> None:
+        for term, times in Counter(query_terms).items():
+            entry = self.postings.get(term)
+            if entry is not None:
+                np.add.at(scores, entry[0], weight * times * entry[1])
+
+
+@dataclass(frozen=True)
+class Hit:
+    procedure: Procedure
+    score: float
+
+
+class SearchIndex:
+    """All procedures, indexed once; ``search`` ranks them for a query with filters."""
+
+    def __init__(self, procedures: Sequence[Procedure]) -> None:
+        self.procedures = list(procedures)
+        parts = [document_parts(p) for p in self.procedures]
+        self.fields = {
+            (part, way): Bm25Field([[t for text in doc[part] for t in analyse(text)]
+                                    for doc in parts])
+            for part in PART_WEIGHTS for way, analyse in ANALYSERS.items()}
+        self.titles: Dict[str, List[int]] = defaultdict(list)
+        for number, doc in enumerate(parts):
+            keys = {key for text in doc["title"] for key in (fold_key(text), reading_key(text))
+                    if 1 < len(key) <= MAX_ALIAS_CHARS}
+            for key in keys:
+                self.titles[key].append(number)
+
+    def _add_title_bonus(self, query: str, scores: np.ndarray) -> None:
+        longest: Dict[int, int] = {}
+        for key in {fold_key(query), reading_key(query)}:
+            for start in range(len(key)):
+                for end in range(start + 2, min(len(key), start + MAX_ALIAS_CHARS) + 1):
+                    for number in self.titles.get(key[start:end], ()):
+                        longest[number] = max(longest.get(number, 0), end - start)
+        for number, length in longest.items():
+            scores[number] += ALIAS_BONUS * length
+
+    @classmethod
+    def from_session(cls, session: Session) -> "SearchIndex":
+        records = session.execute(select(ProcedureRow.record).order_by(ProcedureRow.id))
+        return cls([Procedure.parse_raw(record) for record in records.scalars()])
+
+    def search(self, query: str, life_event: Optional[str] = None,
+               channel: Optional[str] = None, limit: int = 10) -> List[Hit]:
+        """The best matches first. ``channel``: "online" for anything that can be done
+        online, or a channel's name (e.g. "mynaportal")."""
+        scores = np.zeros(len(self.procedures))
+        terms = {way: analyse(query) for way, analyse in ANALYSERS.items()}
+        for (part, way), field in self.fields.items():
+            field.add_scores(terms[way], scores, PART_WEIGHTS[part] * WAY_WEIGHTS[way])
+        self._add_title_bonus(query, scores)
+        ranked = np.argsort(-scores, kind="stable")
+        hits = []
+        for number in ranked:
+            if scores[number] <= 0 or len(hits) == limit:
+                break
+            procedure = self.procedures[number]
+            if life_event and life_event not in procedure.life_events:
+                continue
+            if channel and not offers(procedure, channel):
+                continue
+            hits.append(Hit(procedure, float(scores[number])))
+        return hits
+
+
+def offers(procedure: Procedure, channel: str) -> bool:
+    """Whether the procedure can be done online ("online") or through one channel."""
+    if procedure.online.status not in ONLINE:
+        return False
+    return channel == "online" or Channel[channel] in procedure.online.channels
+
+
+CHANNEL_NAMES = {"online": "オンラインでできる", **{
+    c.name: c.value for c in Channel if c not in (Channel.none, Channel.other)}}
