@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABCMeta, abstractmethod
-from typing import Any, Callable, Dict, List, Optional, Sequence, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import load_settings
 from bot.privacy import install_log_masking
 from bot.nlu.dates import find_date
+from bot.nlu.subject import primary_procedure
 from knowledge.answers import (CHECKLIST_LIMIT, TOPIC_INTENT, Reply, ask_for_date,
                                clarify_procedure, clarify_topic, due_date_answer, greeting,
-                               handoff_answer, life_event_answer, matching_notes,
+                               handoff_answer, handoff_queued_answer, life_event_answer, matching_notes,
                                no_rule_answer, procedure_answer)
 from knowledge.deadlines import due_date
 from knowledge.queries import (KnowledgeBase, count_procedures_for_life_event,
@@ -28,12 +29,10 @@ from knowledge.queries import (KnowledgeBase, count_procedures_for_life_event,
                                get_procedures, procedures_for_life_event)
 from knowledge.schema import Municipality, Procedure
 
+# Channels that can deliver a staff member's reply after the citizen's own turn.
+HANDOFF_CHANNELS = ("widget", "line")
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
 CANDIDATE_MIN_SHARE = 0.5
-# A procedure named just before these is a tool or a modifier ("マイナンバーカードで",
-# "マイナンバーカードの電子証明書"), not what the question is about.
-MODIFIER_PARTICLES = ("で", "の", "を使")
-
 _SHARED_KB: Optional[KnowledgeBase] = None
 # The action server logs what actions log; personal data in it is masked.
 install_log_masking()
@@ -53,21 +52,6 @@ def today_in_japan() -> dt.date:
 
 def entities(tracker: Tracker, name: str) -> List[Dict[Text, Any]]:
     return [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
-
-
-def primary_procedure(text: str, found: Sequence[Dict[Text, Any]]) -> Optional[str]:
-    """The procedure a question is about, when it names several.
-
-    Skip those followed by a particle that makes them a tool or a modifier; of the
-    rest (or of all, if every one is skipped), the last named is the subject in
-    Japanese word order ("所得税の申告をしましたが、住民税の申告も必要?").
-    """
-    if not found:
-        return None
-    ordered = sorted(found, key=lambda e: e.get("start", 0))
-    subjects = [e for e in ordered
-                if not text[e.get("end", 0):].startswith(MODIFIER_PARTICLES)]
-    return (subjects or ordered)[-1]["value"]
 
 
 class KnowledgeAction(Action, metaclass=ABCMeta):
@@ -92,8 +76,10 @@ class KnowledgeAction(Action, metaclass=ABCMeta):
 
     @staticmethod
     def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+        # Extra keys become the bot event's metadata in the tracker store (not shown).
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None,
-                                 json_message=reply.custom)
+                                 json_message=reply.custom,
+                                 **({"asks_back": True} if reply.asks_back else {}))
 
 
 class ActionAnswer(KnowledgeAction):
@@ -246,16 +232,21 @@ class ActionOutOfScope(AnswerIfNamed):
 
 
 class ActionHandoff(KnowledgeAction):
-    """A citizen asks for a person: give the municipality's contact."""
+    """A citizen asks for a person. On the widget and LINE (which can deliver a staff
+    member's reply later) the conversation is paused and joins the staff tool's
+    handoff queue; elsewhere the municipality's contact is given."""
 
     def name(self) -> Text:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
+        queued = tracker.get_latest_input_channel() in HANDOFF_CHANNELS
         with self.kb.session() as session:
-            self.send(dispatcher, handoff_answer(self.municipality(session)))
-        return []
+            municipality = self.municipality(session)
+            self.send(dispatcher, (handoff_queued_answer if queued else handoff_answer)(
+                municipality))
+        return [ConversationPaused()] if queued else []
 
 
 class ActionClarify(ActionAnswer):

@@ -35,6 +35,9 @@ class Reply:
     text: str
     buttons: List[Dict[str, str]] = field(default_factory=list)
     custom: Optional[Dict[str, Any]] = None
+    # The bot asks back instead of answering; the staff tool's unanswered log lists the
+    # question when the citizen leaves without replying.
+    asks_back: bool = False
 
 
 def payload(intent: str, procedure_id: Optional[str] = None) -> str:
@@ -289,7 +292,7 @@ def _period(procedure: Procedure) -> str:
 def ask_for_date(procedure_names: Sequence[str]) -> Reply:
     names = "・".join(procedure_names) if procedure_names else "手続き"
     return Reply(f"{names}の期限の日付を計算できます。"
-                 "日付を入れて送ってください(例:3月3日に引っ越しました)。")
+                 "日付を入れて送ってください(例:3月3日に引っ越しました)。", asks_back=True)
 
 
 def no_rule_answer(procedure: Procedure, municipality: Optional[Municipality]) -> Reply:
@@ -306,15 +309,16 @@ def clarify_procedure(candidates: Sequence[Procedure], topic: str) -> Reply:
                for p in candidates[:MAX_BUTTONS]]
     if not buttons:
         return Reply("どの手続きについてのご質問ですか。手続きの名前(例:転入届、児童手当、"
-                     "印鑑証明)か、できごと(例:引っ越し、出産、退職)を教えてください。")
+                     "印鑑証明)か、できごと(例:引っ越し、出産、退職)を教えてください。",
+                     asks_back=True)
     return Reply("どの手続きについてのご質問ですか。近いものを選んでください。"
-                 "ない場合は、手続きの名前を送ってください。", buttons)
+                 "ない場合は、手続きの名前を送ってください。", buttons, asks_back=True)
 
 
 def clarify_topic(procedure: Procedure) -> Reply:
     """The procedure is known but not the question: offer the usual ones."""
     return Reply(f"{procedure.name}について、何を知りたいですか。",
-                 follow_up_buttons(procedure))
+                 follow_up_buttons(procedure), asks_back=True)
 
 
 GREETING_EVENTS = (("引っ越し", "life_event", "moving"), ("出産・子ども", "life_event", "birth"),
@@ -332,14 +336,28 @@ def greeting() -> Reply:
     return Reply(text, buttons)
 
 
-def handoff_answer(municipality: Optional[Municipality]) -> Reply:
-    if municipality is None:
-        return Reply("職員と話したい場合は、お住まいの市区町村の窓口にお問い合わせください。")
-    lines = ["担当の職員へのお問い合わせ先です。", municipality.contact]
+def _contact_lines(municipality: Municipality) -> List[str]:
+    lines = [municipality.contact]
     if municipality.phone:
         lines.append(f"電話:{municipality.phone}")
     if municipality.hours:
         lines.append(f"受付時間:{municipality.hours}")
     if municipality.url:
         lines.append(municipality.url)
+    return lines
+
+
+def handoff_answer(municipality: Optional[Municipality]) -> Reply:
+    if municipality is None:
+        return Reply("職員と話したい場合は、お住まいの市区町村の窓口にお問い合わせください。")
+    return Reply("\n".join(["担当の職員へのお問い合わせ先です。", *_contact_lines(municipality)]))
+
+
+def handoff_queued_answer(municipality: Optional[Municipality]) -> Reply:
+    """The conversation now waits for a staff member (widget and LINE, which can push)."""
+    lines = ["担当の職員におつなぎします。このままお待ちください。",
+             "職員が対応するまで、自動の回答はお休みします。",
+             "受付時間外や混み合っているときは、お返事が遅くなります。"]
+    if municipality is not None:
+        lines += ["お急ぎの場合のお問い合わせ先です。", *_contact_lines(municipality)]
     return Reply("\n".join(lines))

@@ -13,7 +13,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import (ActionAnswer, ActionClarify, ActionComputeDeadline,
-                             ActionHandoff, ActionLifeEvent, primary_procedure)
+                             ActionHandoff, ActionLifeEvent)
+from bot.nlu.subject import primary_procedure
 from bot.nlu.procedure_extractor import ProcedureExtractor
 from knowledge.answers import life_event_answer
 from knowledge.loader import ROOT

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sanic import Blueprint
 
 from bot.privacy import install_log_masking, mask_personal_data
 
@@ -94,7 +95,28 @@ class Intake:
         self.limiter = limiter
         self.reply_timeout = reply_timeout
         self.max_chars = max_chars
+        self._app: Any = None  # the Rasa server, once it starts (see ``watch``)
         install_log_masking()
+
+    def watch(self, blueprint: Blueprint) -> None:
+        """Keep the Rasa server this channel runs in, to read its tracker store."""
+
+        @blueprint.listener("before_server_start")
+        async def keep(app: Any, _: Any) -> None:
+            self._app = app
+
+    async def handed_off(self, sender: str) -> bool:
+        """Whether the conversation waits for or talks with a staff member (paused by
+        ``action_handoff``): then the bot's silence is expected, not a failure."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is None:
+            return False
+        try:
+            tracker = await agent.tracker_store.retrieve(sender)
+        except Exception:  # the apology is the safe answer when we cannot tell
+            logger.exception("could not read the conversation's state")
+            return False
+        return tracker is not None and tracker.is_paused()
 
     @classmethod
     def from_environment(cls) -> "Intake":
@@ -149,7 +171,9 @@ class Intake:
                          self.reply_timeout)
         except Exception:
             pass  # logged by _log_failure
-        if len(output.messages) == answered_before:
+        finished = turn.done() and not turn.cancelled() and turn.exception() is None
+        if (len(output.messages) == answered_before
+                and not (finished and await self.handed_off(message.sender_id))):
             await output.send_text_message(message.sender_id, APOLOGY)
 
 

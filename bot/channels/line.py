@@ -25,7 +25,8 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import aiohttp
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
+                                        UserMessage)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -110,6 +111,23 @@ class LineApi:
         return delivered
 
 
+class LinePushOutput(OutputChannel):
+    """Messages the user did not just ask for (a staff member's reply in a handoff),
+    pushed to the user's own chat."""
+
+    def __init__(self, api: LineApi) -> None:
+        self.api = api
+
+    @classmethod
+    def name(cls) -> Text:
+        return "line"
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        messages = to_line_messages([{"recipient_id": recipient_id, "text": text}])
+        if not await self.api.reply(None, recipient_id, messages):
+            raise RuntimeError("LINE push failed")
+
+
 class LineInput(InputChannel):
     """Receives LINE webhook events and answers through the Messaging API."""
 
@@ -136,6 +154,9 @@ class LineInput(InputChannel):
         self.api = api
         self.intake = intake
         self._seen: "OrderedDict[str, None]" = OrderedDict()
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return LinePushOutput(self.api) if self.enabled else None
 
     @property
     def enabled(self) -> bool:
@@ -198,6 +219,7 @@ class LineInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         line_webhook = Blueprint("line_webhook", __name__)
+        self.intake.watch(line_webhook)
 
         @line_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

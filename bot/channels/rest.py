@@ -54,6 +54,7 @@ class CitizenRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         rest_webhook = Blueprint("citizen_rest_webhook", __name__)
+        self.intake.watch(rest_webhook)
 
         @rest_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

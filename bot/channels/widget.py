@@ -15,7 +15,8 @@ import logging
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
+                                        UserMessage)
 from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint
 from socketio import AsyncServer
@@ -82,11 +83,19 @@ class WidgetInput(InputChannel):
         self.socketio_path = socketio_path
         self.allowed_origins = allowed_origins
         self.intake = intake
+        self.sio: Optional[AsyncServer] = None
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """For messages the citizen did not ask for (a staff member's reply in a handoff):
+        sent to the conversation's room, where every open widget of that session is."""
+        return WidgetOutput(self.sio, "bot_uttered") if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
                           max_http_buffer_size=256 * 1024)
+        self.sio = sio
         blueprint = SocketBlueprint(sio, self.socketio_path, "widget_webhook", __name__)
+        self.intake.watch(blueprint)
 
         @sio.on("session_request")
         async def session_request(sid: Text, data: Any = None) -> None:
