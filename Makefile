@@ -14,7 +14,7 @@ GINZA_STAMP := .venv/.ginza-$(shell sha256sum requirements/ginza.txt | cut -c1-1
 BENCH_STAMP := .venv-bench/.installed-$(shell sha256sum requirements/bench.txt | cut -c1-16)
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha256sum bot/web/package-lock.json | cut -c1-16)
 
-.PHONY: run test eval bench install kb model browser
+.PHONY: run test eval bench install kb model browser staff-account
 
 run: model
 	$(PY) -m bot.launcher
@@ -24,6 +24,11 @@ test: model browser
 	$(PY) -m rasa data validate --fail-on-warnings --domain domain.yml --data data
 	$(PY) -m rasa test core --model models/current.tar.gz --stories tests/conversations \
 		--fail-on-prediction-errors --out var/test-results
+
+# A staff account for the assist tool at /staff/ (asks for the password twice).
+staff-account: install
+	@test -n "$(ACCOUNT)" || { echo "usage: make staff-account ACCOUNT=name"; exit 2; }
+	$(PY) -m bot.staff.accounts add "$(ACCOUNT)"
 
 eval: kb
 	$(PY) -m bot.build eval

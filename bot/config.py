@@ -25,10 +25,17 @@ class Settings:
     timezone: str
     widget_origins: tuple
     state_dir: Path  # the running bot's generated endpoints file and its logs
+    staff_db_url: str  # handoff queue, unanswered log, staff audit log
+    staff_dir: Path  # staff accounts file and the session key (never committed)
+    staff_cookie_secure: bool  # true behind HTTPS: the session cookie is never sent in clear
 
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def staff_accounts_file(self) -> Path:
+        return self.staff_dir / "accounts.yaml"
 
     @property
     def action_url(self) -> str:
@@ -53,4 +60,7 @@ def load_settings() -> Settings:
             f"http://localhost:{env('WEB_PORT', '8080')},http://127.0.0.1:{env('WEB_PORT', '8080')}",
         ).split(",") if o.strip()),
         state_dir=Path(env("BOT_STATE_DIR", str(VAR))),
+        staff_db_url=env("STAFF_DB_URL", f"sqlite:///{VAR / 'staff.db'}"),
+        staff_dir=Path(env("STAFF_DIR", str(VAR / "staff"))),
+        staff_cookie_secure=env("STAFF_COOKIE_SECURE", "false").lower() == "true",
     )

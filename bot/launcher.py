@@ -12,6 +12,7 @@ own process group, so no grandchild is orphaned).
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,12 +27,14 @@ from sqlalchemy.engine import make_url
 
 from bot.build import MODEL, model_is_current
 from bot.config import ROOT, Settings, load_settings
+from bot.staff.accounts import load_accounts
 from knowledge.queries import KnowledgeBase, KnowledgeBaseUnavailable, check_knowledge_base
 
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 MAX_RESTARTS = 5  # per process within RESTART_WINDOW seconds; more means it cannot run
 RESTART_WINDOW = 600.0
+NO_ACCOUNT_HINT = ("  (no staff account yet: make staff-account ACCOUNT=yourname)")
 # Sanic refuses larger requests with 413 before any channel reads them.
 MAX_REQUEST_BYTES = 1_048_576
 
@@ -92,6 +95,9 @@ def child_environment(settings: Settings) -> Dict[str, str]:
     # rasa_sdk binds 0.0.0.0 unless told otherwise; only Rasa calls it, on loopback.
     # (Rasa itself listens on --interface, BOT_HOST.)
     env["SANIC_HOST"] = "127.0.0.1"
+    # The staff tool reaches the bot's staff bridge with this; a new one per start, in
+    # no file (bot/channels/staff_bridge.py).
+    env.setdefault("STAFF_BRIDGE_TOKEN", secrets.token_urlsafe(32))
     password = make_url(settings.tracker_db_url).password
     if password:
         env["TRACKER_DB_PASSWORD"] = str(password)
@@ -224,6 +230,8 @@ def main() -> int:
               f"  open the chat:   http://localhost:{settings.web_port}/\n"
               f"  talk to the bot: POST http://localhost:{settings.rasa_port}/webhooks/rest/webhook"
               ' with {"sender": "me", "message": "転入届はネットでできますか"}\n'
+              f"  staff tool:      http://localhost:{settings.web_port}/staff/"
+              f"{'' if load_accounts(settings.staff_accounts_file) else NO_ACCOUNT_HINT}\n"
               f"  action server:   http://localhost:{settings.action_port}/health\n"
               f"  logs: {settings.log_dir}/   stop: Ctrl-C", flush=True)
         while not stopping:

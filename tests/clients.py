@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.cookiejar
 import hmac
 import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
@@ -129,3 +131,55 @@ class WidgetClient:
         # abort: do not wait for the pending long-poll (up to the ping interval)
         self._run(self.sio.eio.disconnect(abort=True))
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+class StaffClient:
+    """A staff member's browser for the JSON API: keeps the session cookie, sends the
+    CSRF token on changes (``csrf=False`` to leave it out)."""
+
+    def __init__(self, web_port: int) -> None:
+        self.base = f"http://127.0.0.1:{web_port}"
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
+        self.csrf = ""
+        self.last_headers: Any = None
+
+    def request(self, method: str, path: str, body: Any = None,
+                csrf: bool = True) -> Tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data else {}
+        if csrf and method != "GET":
+            headers["X-CSRF-Token"] = self.csrf
+        url = self.base + urllib.parse.quote(path, safe="/?=&%:")
+        request = urllib.request.Request(url, data, headers, method=method)
+        try:
+            with self.opener.open(request, timeout=30) as answer:
+                status, raw, self.last_headers = answer.status, answer.read(), answer.headers
+        except urllib.error.HTTPError as error:
+            status, raw, self.last_headers = error.code, error.read(), error.headers
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode("utf-8-sig", "replace")
+
+    def get(self, path: str) -> Tuple[int, Any]:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any = None, csrf: bool = True) -> Tuple[int, Any]:
+        return self.request("POST", path, {} if body is None else body, csrf)
+
+    def login(self, username: str, password: str) -> Tuple[int, Any]:
+        self.csrf = self.get("/staff/api/session")[1]["csrf"]
+        status, body = self.post("/staff/api/login", {"username": username,
+                                                      "password": password})
+        if status == 200:
+            self.csrf = body["csrf"]
+        return status, body
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers to check, not to follow."""
+
+    def redirect_request(self, *args: Any) -> None:
+        return None

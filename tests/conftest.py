@@ -50,6 +50,8 @@ def start_bot(kb: KnowledgeBase, tracker: Path, rasa_port: int, action_port: int
                 "WEB_PORT": str(rasa_port + 3000),
                 "KNOWLEDGE_DB_URL": kb.url, "TRACKER_DB_URL": f"sqlite:///{tracker}",
                 "BOT_STATE_DIR": str(tracker.parent),
+                "STAFF_DIR": str(tracker.parent / "staff"),
+                "STAFF_DB_URL": f"sqlite:///{tracker.parent / 'staff.db'}",
                 "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env})
     launcher = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -86,7 +88,8 @@ def public_bot(tmp_path_factory, kb):
     tracker = tmp_path_factory.mktemp("public") / "tracker.db"
     launcher = start_bot(kb, tracker, PUBLIC_RASA_PORT, PUBLIC_ACTION_PORT, {
         "LINE_CHANNEL_SECRET": PUBLIC_LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": PUBLIC_LINE_TOKEN,
-        "LINE_API_BASE_URL": standin.url, "LOG_LEVEL": "DEBUG"})
+        "LINE_API_BASE_URL": standin.url, "LOG_LEVEL": "DEBUG",
+        "CLARIFICATION_ABANDONED_AFTER": "2"})
     yield PublicBot(RestClient(PUBLIC_RASA_PORT), LineClient(PUBLIC_RASA_PORT, PUBLIC_LINE_SECRET),
                     standin, tracker.parent, tracker,
                     f"http://localhost:{PUBLIC_RASA_PORT + 3000}")

@@ -1,4 +1,5 @@
-"""The web app: a sample municipal page with the chat widget, and the widget's assets.
+"""The web app: a sample municipal page with the chat widget, the widget's assets, and
+the staff assist tool at /staff/ (``bot/staff``).
 
     python -m bot.web.app      (the launcher starts it on WEB_PORT, default 8080)
 
@@ -8,14 +9,20 @@ on a municipal intranet works. The widget talks to Rasa's socket.io endpoint dir
 from __future__ import annotations
 
 import html
+import logging
 from pathlib import Path
 
 from aiohttp import web
 
 from bot.config import Settings, load_settings
+from bot.privacy import install_log_masking
+from bot.staff.auth import session_middleware_for, staff_guard
+from bot.staff.context import staff_context
+from bot.staff.routes import add_staff_routes
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
+STAFF_STATIC = HERE.parent / "staff" / "static"
 SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 SETTINGS = web.AppKey("settings", Settings)
 
@@ -67,16 +74,22 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[security_headers, session_middleware_for(settings),
+                                       staff_guard], client_max_size=64 * 1024)
     app[SETTINGS] = settings
+    app.cleanup_ctx.append(staff_context(settings))
     app.router.add_get("/", sample_page)
     app.router.add_get("/healthz", health)
     app.router.add_get("/widget/vendor/socket.io.min.js", socket_io_client)
     app.router.add_static("/widget/", STATIC / "widget")
+    app.router.add_static("/assets/staff/", STAFF_STATIC)
+    add_staff_routes(app)
     return app
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()
     settings = load_settings()
     web.run_app(create_app(settings), host=settings.host, port=settings.web_port,
                 print=None)
