@@ -40,6 +40,17 @@ class Reply:
     asks_back: bool = False
 
 
+# Shown under an answer with a procedure card (widget buttons, LINE quick replies); a
+# 👎 puts the question into the staff tool's unanswered log.
+FEEDBACK_BUTTONS = ({"title": "👍 役に立った", "payload": "/answer_helpful"},
+                    {"title": "👎 役に立たなかった", "payload": "/answer_unhelpful"})
+
+
+def is_answer_card(custom: Any) -> bool:
+    """Whether a message carries a procedure's answer card (it gets 👍/👎)."""
+    return isinstance(custom, dict) and custom.get("type") == "procedure_card"
+
+
 def payload(intent: str, procedure_id: Optional[str] = None) -> str:
     """A button payload Rasa reads as that intent (and procedure) without NLU."""
     if procedure_id is None:

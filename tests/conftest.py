@@ -62,6 +62,23 @@ def start_bot(kb: KnowledgeBase, tracker: Path, rasa_port: int, action_port: int
     return launcher
 
 
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium driven by Playwright (``make test`` installs it)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("no chromium: `make test` installs it")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
 PUBLIC_RASA_PORT, PUBLIC_ACTION_PORT = 15009, 15059
 PUBLIC_LINE_SECRET = "public-bot-channel-secret"
 PUBLIC_LINE_TOKEN = "public-bot-access-token"
@@ -96,3 +113,24 @@ def public_bot(tmp_path_factory, kb):
     launcher.terminate()
     launcher.wait(timeout=60)
     standin.stop()
+
+
+STAFF_PASSWORD = "kuyakusho-staff-2026"
+
+
+def accounts_command(state: Path, *args: str, password: str = STAFF_PASSWORD
+                     ) -> subprocess.CompletedProcess:
+    """``python -m bot.staff.accounts`` on a bot's staff directory, password on stdin."""
+    env = {**os.environ, "STAFF_DIR": str(state / "staff"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "bot.staff.accounts", *args],
+                          input=password + "\n", env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def staff_account(public_bot) -> str:
+    """A staff account on the public bot, made with the accounts command."""
+    result = accounts_command(public_bot.state, "add", "suzuki", "--name", "鈴木",
+                              "--password-stdin")
+    assert result.returncode == 0, result.stderr
+    return "suzuki"

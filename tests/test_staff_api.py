@@ -5,39 +5,26 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any, Callable, Dict, List
 
 import pytest
 
-from bot.config import ROOT
 from bot.staff.routes import CLAIMED_MESSAGE, HANDED_BACK_MESSAGE
 from knowledge.answers import handoff_queued_answer
 from tests.clients import StaffClient, line_event
-from tests.conftest import PUBLIC_RASA_PORT
+from tests.conftest import PUBLIC_RASA_PORT, STAFF_PASSWORD, accounts_command
 
 WEB_PORT = PUBLIC_RASA_PORT + 3000
-PASSWORD = "kuyakusho-staff-2026"
-
-
-def accounts_command(state, *args: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STAFF_DIR": str(state / "staff"), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "bot.staff.accounts", *args], input=password + "\n",
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+PASSWORD = STAFF_PASSWORD
 
 
 @pytest.fixture(scope="module")
-def staff(public_bot) -> StaffClient:
-    result = accounts_command(public_bot.state, "add", "suzuki", "--name", "鈴木",
-                              "--password-stdin")
-    assert result.returncode == 0, result.stderr
+def staff(staff_account) -> StaffClient:
     client = StaffClient(WEB_PORT)
-    assert client.login("suzuki", PASSWORD)[0] == 200
+    assert client.login(staff_account, PASSWORD)[0] == 200
     return client
 
 

@@ -1,21 +1,15 @@
 """The chat widget in a real headless Chromium against the real servers and model."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from bot.build import model_is_current
 from tests.conftest import start_bot
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.skipif(not model_is_current(), reason="no current model: run `make test`"),
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium: `make test` installs it"),
-]
+pytestmark = pytest.mark.skipif(not model_is_current(), reason="no current model: run `make test`")
 RASA_PORT, ACTION_PORT = 15007, 15057
 PAGE = f"http://127.0.0.1:{RASA_PORT + 3000}/"
 WAIT = 20_000  # ms: how long to wait for the bot (a bound on waiting, not a timing test)
@@ -31,13 +25,8 @@ def bot(tmp_path_factory, kb):
 
 
 @pytest.fixture(scope="module")
-def browser(bot):
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"])
-        yield chromium
-        chromium.close()
+def browser(bot, chromium):
+    return chromium
 
 
 @pytest.fixture

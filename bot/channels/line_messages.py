@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
 
+from knowledge.answers import FEEDBACK_BUTTONS, is_answer_card
+
 MAX_MESSAGES = 5
 MAX_TEXT_UNITS = 5000
 MAX_QUICK_REPLIES = 13
@@ -113,7 +115,7 @@ def to_line_messages(collected: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]
             texts.extend(split_text(message["text"]))
         buttons.extend(message.get("buttons") or [])
         custom = message.get("custom")
-        if isinstance(custom, dict) and custom.get("type") == "procedure_card":
+        if is_answer_card(custom):
             cards.append(procedure_flex(custom))
     objects: List[Dict[str, Any]] = [{"type": "text", "text": t} for t in texts]
     room = MAX_MESSAGES - len(objects)
@@ -123,6 +125,8 @@ def to_line_messages(collected: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]
         head, tail = objects[:MAX_MESSAGES - 1], objects[MAX_MESSAGES - 1:]
         joined = "\n\n".join(o["text"] for o in tail if o["type"] == "text")
         objects = head + [{"type": "text", "text": split_text(joined)[0]}]
+    if cards:
+        buttons = buttons[:MAX_QUICK_REPLIES - len(FEEDBACK_BUTTONS)] + list(FEEDBACK_BUTTONS)
     if buttons and objects:
         objects[-1]["quickReply"] = quick_reply(buttons)
     return objects

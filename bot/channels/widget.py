@@ -23,6 +23,7 @@ from socketio import AsyncServer
 
 from bot.channels.intake import Intake, valid_sender
 from bot.config import load_settings
+from knowledge.answers import FEEDBACK_BUTTONS, is_answer_card
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class WidgetOutput(CollectingOutputChannel):
         if "buttons" in message:
             payload["buttons"] = [{"title": b["title"], "payload": b["payload"]}
                                   for b in message["buttons"]]
+        if is_answer_card(message.get("custom")):
+            payload["feedback"] = list(FEEDBACK_BUTTONS)
         await self.sio.emit(self.event, payload, room=message["recipient_id"])
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:

@@ -129,6 +129,21 @@
     }
     var card = renderCard(entry.custom);
     if (card) { log.appendChild(card); }
+    if (entry.feedback && entry.feedback.length && !entry.rated) {
+      var rating = el("div", { "class": "gc-buttons gc-feedback", role: "group",
+        "aria-label": "この回答は役に立ちましたか" });
+      entry.feedback.forEach(function (b) {
+        var choice = el("button", { type: "button" }, b.title);
+        choice.addEventListener("click", function () {
+          entry.rated = true;
+          store.set("history", history);
+          rating.remove();
+          submit(b.payload, b.title);
+        });
+        rating.appendChild(choice);
+      });
+      log.appendChild(rating);
+    }
     log.scrollTop = log.scrollHeight;
   }
 
@@ -186,7 +201,8 @@
       if (!message || typeof message !== "object") { return; }
       remember({ from: "bot", text: typeof message.text === "string" ? message.text : "",
         buttons: Array.isArray(message.buttons) ? message.buttons : [],
-        custom: message.custom || null });
+        custom: message.custom || null,
+        feedback: Array.isArray(message.feedback) ? message.feedback : [] });
     });
   }
 
