@@ -26,6 +26,7 @@ import yaml
 from bench.harness import (BaselineBot, MemorySampler, RunningBot, bench_environment, machine,
                            resident_mb, run_locust, windowed_p95)
 from bench.kb_scale import kb_scale
+from bench.search_quality import search_quality
 from bench.quality import ask, dev_case_answer_rate, heldout_answer_rate
 from bench.report import write_report
 from bot.build import MODEL
@@ -189,7 +190,7 @@ def _first_answer(url: str) -> str:
 
 BENCHMARKS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "quality": quality, "pipelines": pipelines, "load": load, "startup": startup,
-    "kb_scale": kb_scale, "soak": soak}
+    "kb_scale": kb_scale, "search": search_quality, "soak": soak}
 
 
 def main(argv: List[str]) -> int:

@@ -82,6 +82,7 @@ def chromium():
 PUBLIC_RASA_PORT, PUBLIC_ACTION_PORT = 15009, 15059
 PUBLIC_LINE_SECRET = "public-bot-channel-secret"
 PUBLIC_LINE_TOKEN = "public-bot-access-token"
+PUBLIC_BRIDGE_TOKEN = "public-bot-staff-bridge-token"
 
 
 @dataclass
@@ -106,7 +107,7 @@ def public_bot(tmp_path_factory, kb):
     launcher = start_bot(kb, tracker, PUBLIC_RASA_PORT, PUBLIC_ACTION_PORT, {
         "LINE_CHANNEL_SECRET": PUBLIC_LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": PUBLIC_LINE_TOKEN,
         "LINE_API_BASE_URL": standin.url, "LOG_LEVEL": "DEBUG",
-        "CLARIFICATION_ABANDONED_AFTER": "2"})
+        "CLARIFICATION_ABANDONED_AFTER": "2", "STAFF_BRIDGE_TOKEN": PUBLIC_BRIDGE_TOKEN})
     yield PublicBot(RestClient(PUBLIC_RASA_PORT), LineClient(PUBLIC_RASA_PORT, PUBLIC_LINE_SECRET),
                     standin, tracker.parent, tracker,
                     f"http://localhost:{PUBLIC_RASA_PORT + 3000}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import yaml
 
 from bench.quality import heldout_examples, load_examples, HELDOUT, TRAINING
+from bench.search_quality import search_queries
 from bot.config import ROOT
 from bot.nlu.normalise import fold_key
 
@@ -31,3 +32,13 @@ def test_held_out_labels_are_intents_procedures_and_life_events_the_bot_knows(ca
             known = procedures if entity["entity"] == "procedure" else life_events
             assert entity["entity"] in ("procedure", "life_event"), message.get("text")
             assert entity["value"] in known, (message.get("text"), entity["value"])
+
+
+def test_search_queries_expect_known_procedures_and_are_not_aliases(catalog):
+    """The staff search set names real procedures and never just repeats an alias."""
+    known = {p.id: p for p in catalog.procedures}
+    for part in ("queries", "fresh"):
+        for case in search_queries(part):
+            assert case["expect"] in known, case
+            aliases = {fold_key(a) for a in known[case["expect"]].aliases}
+            assert fold_key(case["query"]) not in aliases, case

@@ -150,8 +150,10 @@ def test_text_message_gets_the_answer_with_card_and_quick_replies(line):
     assert messages[0]["type"] == "text" and messages[0]["text"].startswith("【転入届】")
     assert messages[1]["type"] == "flex" and messages[1]["altText"].startswith("転入届:オンライン できない")
     items = messages[-1]["quickReply"]["items"]
-    assert [i["action"]["label"] for i in items] == ["期限", "必要なもの", "窓口・場所", "代理人"]
+    assert [i["action"]["label"] for i in items] == ["期限", "必要なもの", "窓口・場所", "代理人",
+                                                     "👍 役に立った", "👎 役に立たなかった"]
     assert items[0]["action"]["data"] == '/ask_deadline{"procedure":"tennyu"}'
+    assert items[-1]["action"]["data"] == "/answer_unhelpful"
 
 
 @needs_model

@@ -1,5 +1,6 @@
-"""Who can reach what: no Rasa HTTP API, no foreign origins, security headers on every
-page, everything on loopback by default, and the LINE secrets in no file the bot writes."""
+"""Who can reach what: no Rasa HTTP API, the staff bridge only with its token, no foreign
+origins, security headers on every page, everything on loopback by default, and the LINE
+secrets and the bridge token in no file the bot writes."""
 from __future__ import annotations
 
 import urllib.error
@@ -11,8 +12,9 @@ import pytest
 import socketio
 
 from bot.build import model_is_current
-from tests.conftest import (PUBLIC_ACTION_PORT, PUBLIC_LINE_SECRET, PUBLIC_LINE_TOKEN,
-                            PUBLIC_RASA_PORT)
+from tests.clients import post
+from tests.conftest import (PUBLIC_ACTION_PORT, PUBLIC_BRIDGE_TOKEN, PUBLIC_LINE_SECRET,
+                            PUBLIC_LINE_TOKEN, PUBLIC_RASA_PORT)
 
 pytestmark = pytest.mark.skipif(not model_is_current(),
                                 reason="no current model: run `make test`, which trains it")
@@ -43,6 +45,20 @@ def test_rasa_http_api_is_not_served(public_bot, method, path):
     assert status in (404, 405)
 
 
+@pytest.mark.parametrize("operation", ["parse", "reply", "resume"])
+def test_the_staff_bridge_answers_only_with_its_token(public_bot, operation):
+    url = f"{RASA}/webhooks/staff/{operation}"
+    body = b'{"text": "\u4f4f\u6c11\u7968", "conversation_id": "x", "staff": "x"}'
+    assert post(url, body)[0] == 404
+    assert post(url, body, {"Authorization": "Bearer wrong-token"})[0] == 404
+    assert post(url, body, {"Authorization": PUBLIC_BRIDGE_TOKEN})[0] == 404
+    status, answer = post(url, body, {"Authorization": f"Bearer {PUBLIC_BRIDGE_TOKEN}"})
+    if operation == "parse":
+        assert status == 200 and answer["text"] == "住民票"
+    else:
+        assert status == 404 and answer == {"error": "no such conversation"}
+
+
 def test_rest_channel_grants_no_cross_origin_access(public_bot):
     status, headers = request(RASA + "/webhooks/rest/webhook", "OPTIONS", headers={
         "Origin": FOREIGN, "Access-Control-Request-Method": "POST"})
@@ -66,7 +82,8 @@ def test_widget_socket_refuses_a_foreign_origin_and_accepts_the_configured_one(p
 
 
 @pytest.mark.parametrize("path", ["/", "/widget/widget.js", "/widget/widget.css", "/healthz",
-                                  "/no-such-page"])
+                                  "/no-such-page", "/staff/login", "/staff/api/handoffs",
+                                  "/assets/staff/staff.js"])
 def test_every_web_page_carries_the_security_headers(public_bot, path):
     _, headers = request(WEB + path)
     csp = headers["Content-Security-Policy"]
@@ -86,10 +103,11 @@ def test_every_port_listens_on_loopback_only_by_default(public_bot):
     assert {ip for ip, _ in listening} <= {"127.0.0.1", "::1"}
 
 
-def test_line_secrets_are_in_no_file_the_bot_writes(public_bot):
+def test_secrets_are_in_no_file_the_bot_writes(public_bot):
     written = [p for p in public_bot.state.rglob("*") if p.is_file()]
     assert any(p.name == "endpoints.yml" for p in written)
     for path in written:
         content = path.read_bytes()
         assert PUBLIC_LINE_SECRET.encode() not in content, path
         assert PUBLIC_LINE_TOKEN.encode() not in content, path
+        assert PUBLIC_BRIDGE_TOKEN.encode() not in content, path
