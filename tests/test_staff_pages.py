@@ -1,7 +1,7 @@
 """The staff pages in a real headless Chromium against the running bot: log in, hear a
 caller, copy the answer, compute a deadline, search, take over a citizen's widget
-conversation and reply into it, and see the 👎 in the unanswered list. Screenshots of
-each page go to docs/ (the README shows them)."""
+conversation and reply into it, and see the 👎 in the unanswered list. Each run leaves a
+screenshot of every page in var/screenshots/ (the ones in docs/ are copies of a run)."""
 from __future__ import annotations
 
 import pytest
@@ -17,7 +17,12 @@ from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 pytestmark = pytest.mark.skipif(not model_is_current(), reason="no current model: run `make test`")
 SITE = f"http://localhost:{PUBLIC_RASA_PORT + 3000}"
 WAIT = 20_000  # ms: a bound on waiting for the bot, not a timing test
-DOCS = ROOT / "docs"
+SHOTS = ROOT / "var" / "screenshots"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshots_folder() -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
@@ -72,7 +77,7 @@ def test_login_page_needs_the_right_password(chromium, staff_account):
     page.click("button[type=submit]")
     page.wait_for_function("() => document.querySelector('#login-error').textContent !== ''")
     assert page.text_content("#login-error") == "ユーザー名またはパスワードが違います。"
-    page.screenshot(path=str(DOCS / "staff-login.png"))
+    page.screenshot(path=str(SHOTS / "staff-login.png"))
     context.close()
 
 
@@ -94,7 +99,7 @@ def test_a_callers_sentence_gives_the_card_an_answer_to_copy_and_the_due_date(st
     assert "3月17日" in page.text_content("#deadline-result")
     assert "住民基本台帳法" in page.text_content("#deadline-result")
     assert axe_violations(page) == []
-    page.screenshot(path=str(DOCS / "staff-assist.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "staff-assist.png"), full_page=True)
 
 
 def test_search_finds_a_paraphrase_and_shows_its_card(staff_page):
@@ -109,7 +114,7 @@ def test_search_finds_a_paraphrase_and_shows_its_card(staff_page):
     page.wait_for_function(
         "() => (document.querySelector('.card-name') || {}).textContent === '印鑑登録'")
     assert axe_violations(page) == []
-    page.screenshot(path=str(DOCS / "staff-search.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "staff-search.png"), full_page=True)
 
 
 def test_staff_take_over_a_widget_conversation_and_the_reply_reaches_the_citizen(
@@ -137,7 +142,7 @@ def test_staff_take_over_a_widget_conversation_and_the_reply_reaches_the_citizen
         "() => document.querySelector('#transcript').textContent.includes('住民票のことで聞きたいです')",
         timeout=WAIT)
     assert axe_violations(page) == []
-    page.screenshot(path=str(DOCS / "staff-handoffs.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "staff-handoffs.png"), full_page=True)
     page.click("#release-button")
     citizen.wait_for_function(
         "() => document.querySelector('.gc-log').textContent.includes('自動の回答でご案内します')",
@@ -158,4 +163,4 @@ def test_a_thumbs_down_in_the_widget_shows_in_the_unanswered_list(staff_page, ci
     row.locator("select").select_option("koseki_shomei")
     row.locator("text=保存しました").wait_for()
     assert axe_violations(page) == []
-    page.screenshot(path=str(DOCS / "staff-unanswered.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "staff-unanswered.png"), full_page=True)

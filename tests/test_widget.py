@@ -100,12 +100,23 @@ def test_keyboard_only(page):
     page.wait_for_selector(".gc-bot", timeout=WAIT)
     assert page.evaluate("() => document.activeElement.id") == "gc-input"
     ask(page, "印鑑証明の手数料は?")
-    page.locator(".gc-buttons button").last.focus()
+    page.locator(".gc-buttons:not(.gc-feedback) button").last.focus()
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelectorAll('.gc-user').length >= 2", timeout=WAIT)
     page.keyboard.press("Escape")
     assert page.locator(".gc-panel").is_hidden()
     assert page.evaluate("() => document.activeElement.className") == "gc-launcher"
+
+
+def test_thumbs_down_by_keyboard_keeps_focus_in_the_panel(page):
+    open_chat(page)
+    ask(page, "印鑑証明の手数料は?")
+    page.get_by_role("button", name="👎 役に立たなかった").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('.gc-log').textContent.includes('お役に立てず')",
+                           timeout=WAIT)
+    assert page.evaluate("() => document.activeElement.id") == "gc-input"
+    assert page.locator(".gc-feedback").count() == 0
 
 
 def test_html_from_the_user_is_shown_as_text(page):

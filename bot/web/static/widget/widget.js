@@ -138,6 +138,7 @@
           entry.rated = true;
           store.set("history", history);
           rating.remove();
+          input.focus(); // the pressed button is gone: keep keyboard users in the panel
           submit(b.payload, b.title);
         });
         rating.appendChild(choice);
