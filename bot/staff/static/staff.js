@@ -11,6 +11,8 @@ const INTENT_LABELS = {
   answer_helpful: "役に立った", answer_unhelpful: "役に立たなかった", nlu_fallback: "理解できない",
 };
 const CHANNEL_LABELS = { widget: "Webチャット", line: "LINE", rest: "REST" };
+const OVERRIDE_LABELS = { office: "窓口", hours: "受付時間", phone: "電話", fee: "手数料",
+  online: "オンライン", url: "ページ" };
 const STATUS_LABELS = { waiting: "待ち", claimed: "対応中", closed: "終了" };
 
 let csrf = "";
@@ -72,7 +74,7 @@ function renderCard(card) {
   set(".card-fee", card.fee && card.fee.text);
   set(".card-proxy", card.proxy);
   const local = card.municipality;
-  const overrides = local ? Object.entries(local.overrides).map(([k, v]) => k + ":" + v) : [];
+  const overrides = local ? Object.entries(local.overrides).map(([k, v]) => (OVERRIDE_LABELS[k] || k) + ":" + v) : [];
   set(".card-local", local ? local.name + (local.sample ? "(サンプル)" : "") + " "
     + (overrides.length ? overrides.join(" / ") : "自治体独自の情報は登録されていません(全国共通の内容です)") : "");
   list(".card-notes", card.notes);
