@@ -368,7 +368,8 @@ def handoff_queued_answer(municipality: Optional[Municipality]) -> Reply:
     """The conversation now waits for a staff member (widget and LINE, which can push)."""
     lines = ["担当の職員におつなぎします。このままお待ちください。",
              "職員が対応するまで、自動の回答はお休みします。",
-             "受付時間外や混み合っているときは、お返事が遅くなります。"]
+             "受付時間外や混み合っているときは、お返事が遅くなります。",
+             "自動の回答に戻るときは「ボットに戻る」と送ってください。"]
     if municipality is not None:
         lines += ["お急ぎの場合のお問い合わせ先です。", *_contact_lines(municipality)]
     return Reply("\n".join(lines))

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
+from bot.channels.handoff import BACK_TO_BOT
 from bot.staff.routes import CLAIMED_MESSAGE, HANDED_BACK_MESSAGE
 from knowledge.answers import handoff_queued_answer
 from tests.clients import StaffClient, line_event
@@ -204,6 +205,26 @@ def test_handoff_queue_life_cycle_on_the_widget(public_bot, staff):
             h["conversation_id"] != session for h in staff.get("/staff/api/handoffs")[1]["handoffs"])
         for action in ("claim", "reply", "release"):
             assert ("suzuki", session) == audit_actions(public_bot, action)[-1][:2]
+    finally:
+        widget.close()
+
+
+def test_a_waiting_citizen_can_go_back_to_the_bot(public_bot, staff):
+    widget = public_bot.widget()
+    session = widget.join(uuid.uuid4().hex)
+    try:
+        widget.ask({"session_id": session, "message": "人と話したい"})
+        assert eventually(lambda: [h for h in staff.get("/staff/api/handoffs")[1]["handoffs"]
+                                   if h["conversation_id"] == session])
+        back = widget.ask({"session_id": session, "message": "ボットに戻る"})
+        assert [m["text"] for m in back] == [BACK_TO_BOT]
+        assert eventually(lambda: not [h for h in staff.get("/staff/api/handoffs")[1]["handoffs"]
+                                       if h["conversation_id"] == session])
+        _, closed = staff.get("/staff/api/handoffs?closed=1")
+        assert [h["closed_by"] for h in closed["handoffs"]
+                if h["conversation_id"] == session] == ["citizen"]
+        answer = widget.ask({"session_id": session, "message": "児童手当の申請に必要なものは?"})
+        assert any("児童手当" in (m.get("text") or "") for m in answer)
     finally:
         widget.close()
 

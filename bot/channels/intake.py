@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint
 
+from bot.channels.handoff import BACK_TO_BOT, asks_for_the_bot, resume_events
 from bot.privacy import install_log_masking, mask_personal_data
 
 logger = logging.getLogger(__name__)
@@ -171,10 +173,26 @@ class Intake:
                          self.reply_timeout)
         except Exception:
             pass  # logged by _log_failure
+        if len(output.messages) > answered_before:
+            return
         finished = turn.done() and not turn.cancelled() and turn.exception() is None
-        if (len(output.messages) == answered_before
-                and not (finished and await self.handed_off(message.sender_id))):
+        if not (finished and await self.handed_off(message.sender_id)):
             await output.send_text_message(message.sender_id, APOLOGY)
+        elif asks_for_the_bot(message.text or ""):
+            await self.back_to_the_bot(message.sender_id, output)
+
+    async def back_to_the_bot(self, sender: str, output: CollectingOutputChannel) -> None:
+        """The citizen stops waiting for staff: the bot answers again."""
+        agent = self._app.ctx.agent
+        async with agent.lock_store.lock(sender):
+            tracker = await agent.tracker_store.retrieve(sender)
+            if tracker is None or not tracker.is_paused():
+                return
+            tracker.update(BotUttered(BACK_TO_BOT))
+            for event in resume_events("citizen"):
+                tracker.update(event)
+            await agent.tracker_store.save(tracker)
+        await output.send_text_message(sender, BACK_TO_BOT)
 
 
 def _log_failure(turn: "asyncio.Future[Any]") -> None:

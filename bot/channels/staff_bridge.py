@@ -11,8 +11,7 @@ the interface the public channels listen on. This channel offers only:
   sent to the citizen on the conversation's own channel (widget or LINE) and stored in
   the tracker as a bot message marked with the staff account
 - ``POST /webhooks/staff/resume``  {"conversation_id", "staff", "text"} → the citizen
-  is told, and the bot answers again from a fresh start (``ConversationResumed``,
-  ``Restarted``): the history stays in the tracker store
+  is told, and the bot answers again from a fresh start (``bot.channels.handoff``)
 
 Every request must come from a loopback address and carry ``Authorization: Bearer``
 with ``STAFF_BRIDGE_TOKEN`` (the launcher makes a new one per start and passes it to
@@ -27,12 +26,12 @@ import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Restarted
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.handoff import resume_events
 from bot.channels.intake import MAX_MESSAGE_CHARS
 from bot.privacy import mask_personal_data
 
@@ -94,14 +93,9 @@ class StaffBridge(InputChannel):
                 return response.json({"error": f"channel {channel!r} cannot be reached"},
                                      status=409)
             await output.send_text_message(conversation_id, text)
-            if resume:
-                tracker.update(ConversationResumed())
             tracker.update(BotUttered(text, metadata={STAFF_METADATA: staff}))
-            if resume:
-                # The citizen's messages to staff were never answered by the bot; the
-                # rules would read them as an unfinished turn. Start afresh instead.
-                tracker.update(Restarted())
-                tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+            for event in resume_events(f"{STAFF_METADATA}:{staff}") if resume else []:
+                tracker.update(event)
             await agent.tracker_store.save(tracker)
         return response.json({"channel": channel})
 

@@ -168,8 +168,9 @@ def _handoff_event(session: Session, reader: TrackerReader, row: Row) -> None:
                                channel=latest_channel(reader, row.sender_id),
                                requested_at=row.timestamp, status="waiting"))
     elif row.type_name == "resume" and open_handoff is not None:
+        by = (_data(row).get("metadata") or {}).get("by") or "bot"
         open_handoff.status, open_handoff.closed_at = "closed", row.timestamp
-        open_handoff.closed_by = open_handoff.closed_by or "bot"
+        open_handoff.closed_by = open_handoff.closed_by or by
 
 
 def _settle_clarifications(session: Session, reader: TrackerReader, now: float,
