@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -29,9 +30,13 @@ from bot.config import load_settings
 MIN_PASSWORD_CHARS = 12
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 _HASHER = PasswordHasher()
-# Checked against when the user does not exist, so a wrong name costs as much time as
-# a wrong password and does not reveal which names exist.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so a wrong name costs as much time
+    as a wrong password and does not reveal which names exist (made on first need)."""
+    return _HASHER.hash("not a password of anyone")
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def verify(path: Path, username: str, password: str) -> Optional[Account]:
     """The account when the password is right; None otherwise (same cost either way)."""
     account = load_accounts(path).get(username)
     try:
-        _HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
+        _HASHER.verify(account.password_hash if account else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     return account

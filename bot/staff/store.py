@@ -33,11 +33,6 @@ def audit(session: Session, staff: str, action: str, conversation_id: Optional[s
                          conversation_id=conversation_id, detail=detail))
 
 
-def audit_log(session: Session, limit: int = 200) -> List[AuditRow]:
-    return list(session.execute(select(AuditRow).order_by(AuditRow.id.desc())
-                                .limit(limit)).scalars())
-
-
 def handoffs(session: Session, include_closed: bool = False) -> List[HandoffRow]:
     """The queue, oldest request first (closed ones last, newest first)."""
     query = select(HandoffRow)
