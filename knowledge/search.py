@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from sqlalchemy import select
@@ -47,40 +47,42 @@ MAX_ALIAS_CHARS = 24
 ONLINE = {OnlineStatus.yes, OnlineStatus.partial}
 
 
-def _morphemes(text: str, mode: str) -> Iterable:
-    cleaned = normalise(text).text
-    return sudachi_pool().tokenizer().tokenize(cleaned, SPLIT_MODES[mode]) if cleaned else []
-
-
-def words(text: str) -> List[str]:
-    """Normalized forms of the content words, compounds whole and split."""
-    terms = []
-    for mode in ("C", "A"):
-        terms += [m.normalized_form() for m in _morphemes(text, mode)
-                  if m.part_of_speech()[0] in CONTENT_POS]
-    return terms
-
-
 def _bigrams(key: str) -> List[str]:
     return [key[i:i + 2] for i in range(len(key) - 1)] if len(key) > 1 else [key] if key else []
 
 
-def readings(text: str) -> List[str]:
-    """Bigrams of the reading, folded to hiragana."""
-    return _bigrams(reading_key(text))
+@dataclass(frozen=True)
+class Analysis:
+    """One text, segmented once, in every form the index matches on."""
+
+    words: List[str]  # normalized forms of the content words, compounds whole and split
+    readings: List[str]  # bigrams of the reading, folded to hiragana
+    chars: List[str]  # bigrams of the folded text
+    reading_key: str  # the whole reading, folded (for names written out in kana)
+    key: str  # the whole folded text
 
 
-def reading_key(text: str) -> str:
-    """The text's reading, folded to hiragana (its words' readings, joined)."""
-    return fold_key("".join(m.reading_form() for m in _morphemes(text, "C")
-                            if m.part_of_speech()[0] != "補助記号"))
+def analyse(text: str) -> Analysis:
+    cleaned = normalise(text).text
+    tokenizer = sudachi_pool().tokenizer()
+    # Strings are taken out of each morpheme list before the tokenizer runs again.
+    whole = [(m.normalized_form(), m.reading_form(), m.part_of_speech()[0])
+             for m in (tokenizer.tokenize(cleaned, SPLIT_MODES["C"]) if cleaned else [])]
+    parts = [(m.normalized_form(), m.part_of_speech()[0])
+             for m in (tokenizer.tokenize(cleaned, SPLIT_MODES["A"]) if cleaned else [])]
+    reading = fold_key("".join(r for _, r, pos in whole if pos != "補助記号"))
+    key = fold_key(text)
+    return Analysis(
+        words=[form for form, _, pos in whole if pos in CONTENT_POS]
+        + [form for form, pos in parts if pos in CONTENT_POS],
+        readings=_bigrams(reading), chars=_bigrams(key), reading_key=reading, key=key)
 
 
-def chars(text: str) -> List[str]:
-    return _bigrams(fold_key(text))
+def words(text: str) -> List[str]:
+    return analyse(text).words
 
 
-ANALYSERS = {"words": words, "readings": readings, "chars": chars}
+WAYS = ("words", "readings", "chars")
 
 
 def document_parts(procedure: Procedure) -> Dict[str, List[str]]:
@@ -131,21 +133,22 @@ class SearchIndex:
 
     def __init__(self, procedures: Sequence[Procedure]) -> None:
         self.procedures = list(procedures)
-        parts = [document_parts(p) for p in self.procedures]
+        analysed = [{part: [analyse(text) for text in texts]
+                     for part, texts in document_parts(p).items()} for p in self.procedures]
         self.fields = {
-            (part, way): Bm25Field([[t for text in doc[part] for t in analyse(text)]
-                                    for doc in parts])
-            for part in PART_WEIGHTS for way, analyse in ANALYSERS.items()}
+            (part, way): Bm25Field([[t for a in doc[part] for t in getattr(a, way)]
+                                    for doc in analysed])
+            for part in PART_WEIGHTS for way in WAYS}
         self.titles: Dict[str, List[int]] = defaultdict(list)
-        for number, doc in enumerate(parts):
-            keys = {key for text in doc["title"] for key in (fold_key(text), reading_key(text))
+        for number, doc in enumerate(analysed):
+            keys = {key for a in doc["title"] for key in (a.key, a.reading_key)
                     if 1 < len(key) <= MAX_ALIAS_CHARS}
             for key in keys:
                 self.titles[key].append(number)
 
-    def _add_title_bonus(self, query: str, scores: np.ndarray) -> None:
+    def _add_title_bonus(self, query: Analysis, scores: np.ndarray) -> None:
         longest: Dict[int, int] = {}
-        for key in {fold_key(query), reading_key(query)}:
+        for key in {query.key, query.reading_key}:
             for start in range(len(key)):
                 for end in range(start + 2, min(len(key), start + MAX_ALIAS_CHARS) + 1):
                     for number in self.titles.get(key[start:end], ()):
@@ -163,10 +166,10 @@ class SearchIndex:
         """The best matches first. ``channel``: "online" for anything that can be done
         online, or a channel's name (e.g. "mynaportal")."""
         scores = np.zeros(len(self.procedures))
-        terms = {way: analyse(query) for way, analyse in ANALYSERS.items()}
+        analysed = analyse(query)
         for (part, way), field in self.fields.items():
-            field.add_scores(terms[way], scores, PART_WEIGHTS[part] * WAY_WEIGHTS[way])
-        self._add_title_bonus(query, scores)
+            field.add_scores(getattr(analysed, way), scores, PART_WEIGHTS[part] * WAY_WEIGHTS[way])
+        self._add_title_bonus(analysed, scores)
         ranked = np.argsort(-scores, kind="stable")
         hits = []
         for number in ranked:
