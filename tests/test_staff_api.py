@@ -201,8 +201,8 @@ def test_handoff_queue_life_cycle_on_the_widget(public_bot, staff):
                                       for m in widget.received))
         answer = widget.ask({"session_id": session, "message": "転入届の期限は?"})
         assert any("転入届" in (m.get("text") or "") for m in answer)
-        assert staff.get("/staff/api/handoffs")[1]["handoffs"] == [] or all(
-            h["conversation_id"] != session for h in staff.get("/staff/api/handoffs")[1]["handoffs"])
+        assert session not in [h["conversation_id"]
+                               for h in staff.get("/staff/api/handoffs")[1]["handoffs"]]
         for action in ("claim", "reply", "release"):
             assert ("suzuki", session) == audit_actions(public_bot, action)[-1][:2]
     finally:
@@ -269,6 +269,9 @@ def test_unanswered_questions_are_grouped_counted_linked_and_exported(public_bot
     assert status == 200 and body["count"] == 2
     assert staff.post(f"/staff/api/unanswered/{weather['id']}/link",
                       {"procedure_id": "no_such"})[0] == 400
+    assert staff.post("/staff/api/unanswered/abc/link", {"procedure_id": "juminhyo"})[0] == 400
+    assert staff.get("/staff/api/handoffs/abc")[0] == 400
+    assert staff.get("/staff/api/handoffs/1?after=x")[0] == 400
     linked = groups_by_text(staff)[weather["text"]]
     assert linked["procedure"] == {"id": "juminhyo", "name": "住民票の写しの交付請求"}
 

@@ -107,10 +107,15 @@ class Intake:
         async def keep(app: Any, _: Any) -> None:
             self._app = app
 
+    @property
+    def _agent(self) -> Any:
+        """Rasa's agent (its tracker and lock stores); None before the server starts."""
+        return getattr(getattr(self._app, "ctx", None), "agent", None)
+
     async def handed_off(self, sender: str) -> bool:
         """Whether the conversation waits for or talks with a staff member (paused by
         ``action_handoff``): then the bot's silence is expected, not a failure."""
-        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        agent = self._agent
         if agent is None:
             return False
         try:
@@ -183,7 +188,7 @@ class Intake:
 
     async def back_to_the_bot(self, sender: str, output: CollectingOutputChannel) -> None:
         """The citizen stops waiting for staff: the bot answers again."""
-        agent = self._app.ctx.agent
+        agent = self._agent
         async with agent.lock_store.lock(sender):
             tracker = await agent.tracker_store.retrieve(sender)
             if tracker is None or not tracker.is_paused():

@@ -58,6 +58,15 @@ async def json_body(request: web.Request) -> Dict[str, Any]:
     return body
 
 
+def number(value: str, name: str) -> int:
+    """A whole number from the path or query, or 400 (never a 500 for a bad id)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f'{{"error": "{name}: a number"}}',
+                                 content_type="application/json")
+
+
 def text_field(body: Dict[str, Any], name: str = "text") -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
@@ -228,10 +237,7 @@ def handoff_json(row: Any, now: float) -> Dict[str, Any]:
 
 
 def _handoff(session: Session, request: web.Request) -> Any:
-    try:
-        row = store.get_handoff(session, int(request.match_info["handoff_id"]))
-    except ValueError:
-        row = None
+    row = store.get_handoff(session, number(request.match_info["handoff_id"], "handoff"))
     if row is None:
         raise web.HTTPNotFound(text='{"error": "no such handoff"}',
                                content_type="application/json")
@@ -252,7 +258,7 @@ async def handoff_detail(request: web.Request) -> web.Response:
     Opening a transcript (no ``after``) is recorded in the audit log."""
     context = staff(request)
     await context.scan()
-    after = int(request.query.get("after", "0") or 0)
+    after = number(request.query.get("after") or "0", "after")
     with context.session() as session:
         row = _handoff(session, request)
         if not after:
@@ -334,7 +340,8 @@ async def unanswered_link(request: web.Request) -> web.Response:
     if procedure_id is not None and procedure_id not in _procedure_names(context):
         return web.json_response({"error": "no such procedure"}, status=400)
     with context.session() as session:
-        group = store.link_group(session, int(request.match_info["group_id"]), procedure_id,
+        group = store.link_group(session, number(request.match_info["group_id"], "group"),
+                                 procedure_id,
                                  username(request))
         if group is None:
             return web.json_response({"error": "no such group"}, status=404)
