@@ -65,6 +65,22 @@ class SourceRow(Base):
     checked = Column(Date, nullable=False)
 
 
+class DepartmentRow(Base):
+    __tablename__ = "departments"
+    id = Column(String, primary_key=True)
+    name = Column(String, nullable=False)
+    record = Column(Text, nullable=False)  # the validated Department as JSON
+
+
+class QaEntryRow(Base):
+    __tablename__ = "qa_entries"
+    id = Column(String, primary_key=True)
+    procedure_id = Column(String, ForeignKey("procedures.id"), index=True)
+    department_id = Column(String, ForeignKey("departments.id"), index=True)
+    position = Column(Integer, nullable=False)  # the entry's order in the files
+    record = Column(Text, nullable=False)  # the validated QaEntry as JSON
+
+
 class MunicipalityRow(Base):
     __tablename__ = "municipalities"
     id = Column(String, primary_key=True)

@@ -9,7 +9,9 @@ file, the procedure and the field; the previous database stays as it was.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -24,10 +26,14 @@ from sqlalchemy.orm import Session
 
 from bot.config import load_settings
 from bot.nlu.normalise import fold_key
-from knowledge.db import (AliasRow, Base, KeywordRow, LifeEventRow, MetaRow, MunicipalityRow,
-                          ProcedureLifeEventRow, ProcedureRow, SourceRow, make_engine)
-from knowledge.schema import (LifeEvent, LifeEventFile, Municipality, Procedure,
-                              ProcedureFile)
+from bot.nlu.subject import named_procedure
+from knowledge.db import (AliasRow, Base, DepartmentRow, KeywordRow, LifeEventRow, MetaRow,
+                          MunicipalityRow, ProcedureLifeEventRow, ProcedureRow, QaEntryRow,
+                          SourceRow, make_engine)
+from knowledge.qa_index import UNCALIBRATED, Calibration, QaIndex, fit_calibration
+from knowledge.schema import (CalibrationFile, CalibrationQuestion, Department,
+                              DepartmentFile, LifeEvent, LifeEventFile, Municipality,
+                              Procedure, ProcedureFile, QaEntry, QaFile)
 
 ROOT = Path(__file__).resolve().parent
 
@@ -47,7 +53,11 @@ class Catalog:
     procedures: List[Procedure] = field(default_factory=list)
     life_events: List[LifeEvent] = field(default_factory=list)
     municipalities: List[Municipality] = field(default_factory=list)
+    departments: List[Department] = field(default_factory=list)
+    entries: List[QaEntry] = field(default_factory=list)
     origin: Dict[str, str] = field(default_factory=dict)  # procedure id -> file
+    entry_origin: Dict[str, str] = field(default_factory=dict)  # entry id -> file
+    calibration: List[Tuple[str, CalibrationQuestion]] = field(default_factory=list)  # file, q
 
     def alias_table(self) -> List[Tuple[str, str, str]]:
         """(folded key, procedure id, surface) for every name, reading and alias."""
@@ -115,6 +125,33 @@ def load_catalog(root: Path = ROOT) -> Catalog:
                 continue
             catalog.origin[procedure.id] = name
             catalog.procedures.append(procedure)
+    for path in sorted((root / "qa").glob("*.yaml")):
+        try:
+            name, raw = _read_yaml(path, root)
+            parsed = _validate(QaFile, name, raw, "entry")
+        except KnowledgeError as error:
+            problems.extend(error.problems)
+            continue
+        for entry in parsed.entries:
+            if entry.id in catalog.entry_origin:
+                problems.append(f"{name}: entry '{entry.id}': field 'id': "
+                                f"already used in {catalog.entry_origin[entry.id]}")
+                continue
+            catalog.entry_origin[entry.id] = name
+            catalog.entries.append(entry)
+    for path in sorted((root / "qa_calibration").glob("*.yaml")):
+        try:
+            name, raw = _read_yaml(path, root)
+            parsed = _validate(CalibrationFile, name, raw, "question")
+        except KnowledgeError as error:
+            problems.extend(error.problems)
+            continue
+        catalog.calibration.extend((name, question) for question in parsed.queries)
+    try:
+        name, raw = _read_yaml(root / "departments.yaml", root)
+        catalog.departments = _validate(DepartmentFile, name, raw, "department").departments
+    except (KnowledgeError, FileNotFoundError) as error:
+        problems.extend(getattr(error, "problems", [f"{root / 'departments.yaml'}: missing"]))
     try:
         name, raw = _read_yaml(root / "life_events.yaml", root)
         catalog.life_events = _validate(LifeEventFile, name, raw, "life event").life_events
@@ -164,25 +201,58 @@ def _cross_check(catalog: Catalog) -> List[str]:
             elif not next(p for p in catalog.procedures if p.id == procedure_id).deadline:
                 problems.append(f"{where}: field 'deadline_procedures': "
                                 f"{procedure_id!r} has no deadline")
+    departments = {department.id for department in catalog.departments}
+    for procedure in catalog.procedures:
+        if procedure.department not in departments:
+            problems.append(f"{catalog.origin[procedure.id]}: procedure '{procedure.id}': "
+                            f"field 'department': unknown department {procedure.department!r}")
+    for entry in catalog.entries:
+        where = f"{catalog.entry_origin[entry.id]}: entry '{entry.id}'"
+        if entry.procedure and entry.procedure not in known:
+            problems.append(f"{where}: field 'procedure': unknown procedure {entry.procedure!r}")
+        if entry.department and entry.department not in departments:
+            problems.append(f"{where}: field 'department': "
+                            f"unknown department {entry.department!r}")
+    for name, question in catalog.calibration:
+        if question.entry is not None and question.entry not in catalog.entry_origin:
+            problems.append(f"{name}: question {question.text!r}: field 'entry': "
+                            f"unknown entry {question.entry!r}")
     for municipality in catalog.municipalities:
         where = f"knowledge/municipalities: municipality '{municipality.id}'"
         for procedure_id in [*municipality.pittari, *municipality.overrides]:
             if procedure_id not in known:
                 problems.append(f"{where}: unknown procedure {procedure_id!r}")
+        for department_id in municipality.departments:
+            if department_id not in departments:
+                problems.append(f"{where}: field 'departments': "
+                                f"unknown department {department_id!r}")
     return problems
 
 
 def content_hash(root: Path = ROOT) -> str:
-    """Hash of every knowledge data file and of the database schema, to tell when the
-    database or model is stale."""
-    digest = hashlib.sha256(Path(__file__).with_name("db.py").read_bytes())
+    """Hash of every knowledge data file, the database schema and the Q&A matcher, to
+    tell when the database is stale."""
+    digest = hashlib.sha256()
+    # The tables, and the matcher whose calibration is fitted into the database.
+    for code in ("db.py", "qa_index.py", "search.py"):
+        digest.update(Path(__file__).with_name(code).read_bytes())
     for path in sorted(root.rglob("*.yaml")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def _insert(session: Session, catalog: Catalog, digest: str) -> None:
+def calibrate(catalog: Catalog, today: dt.date) -> Tuple[Calibration, Dict[str, float]]:
+    """Fit the Q&A matcher's calibration on the calibration questions, each with the
+    procedure it names as the bot would recognise it."""
+    aliases = {key: procedure_id for key, procedure_id, _ in catalog.alias_table()}
+    questions = [(q.text, q.entry, named_procedure(q.text, aliases))
+                 for _, q in catalog.calibration]
+    return fit_calibration(QaIndex(catalog.entries), questions, today)
+
+
+def _insert(session: Session, catalog: Catalog, digest: str,
+            calibration: Dict[str, object]) -> None:
     for event in catalog.life_events:
         session.add(LifeEventRow(id=event.id, name=event.name, record=event.json()))
     for order, procedure in enumerate(catalog.procedures):
@@ -202,6 +272,14 @@ def _insert(session: Session, catalog: Catalog, digest: str) -> None:
     session.flush()
     for key, procedure_id, surface in catalog.alias_table():
         session.add(AliasRow(key=key, surface=surface, procedure_id=procedure_id))
+    for department in catalog.departments:
+        session.add(DepartmentRow(id=department.id, name=department.name,
+                                  record=department.json(ensure_ascii=False)))
+    for position, entry in enumerate(catalog.entries):
+        session.add(QaEntryRow(id=entry.id, procedure_id=entry.procedure,
+                               department_id=entry.department, position=position,
+                               record=entry.json(ensure_ascii=False)))
+    session.add(MetaRow(key="qa_calibration", value=json.dumps(calibration)))
     for municipality in catalog.municipalities:
         session.add(MunicipalityRow(id=municipality.id, name=municipality.name,
                                     sample=municipality.sample,
@@ -209,8 +287,10 @@ def _insert(session: Session, catalog: Catalog, digest: str) -> None:
     session.add(MetaRow(key="content_hash", value=digest))
 
 
-def build_database(catalog: Catalog, url: str, digest: str) -> None:
+def build_database(catalog: Catalog, url: str, digest: str,
+                   calibration: Optional[Calibration] = None) -> None:
     """Replace the database's contents with ``catalog`` so readers never see half of it."""
+    stored = (calibration or UNCALIBRATED).to_json()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         target = Path(parsed.database)
@@ -218,23 +298,24 @@ def build_database(catalog: Catalog, url: str, digest: str) -> None:
         handle, temporary = tempfile.mkstemp(suffix=".db", dir=target.parent)
         os.close(handle)
         try:
-            _build_into(catalog, f"sqlite:///{temporary}", digest)
+            _build_into(catalog, f"sqlite:///{temporary}", digest, stored)
             os.replace(temporary, target)
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
         return
-    _build_into(catalog, url, digest)
+    _build_into(catalog, url, digest, stored)
 
 
-def _build_into(catalog: Catalog, url: str, digest: str) -> None:
+def _build_into(catalog: Catalog, url: str, digest: str, calibration: Dict[str, object]
+                ) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
             Base.metadata.drop_all(connection)
             Base.metadata.create_all(connection)
             with Session(bind=connection, future=True) as session:
-                _insert(session, catalog, digest)
+                _insert(session, catalog, digest, calibration)
                 session.flush()
     finally:
         engine.dispose()
@@ -252,10 +333,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    build_database(catalog, args.db, content_hash(args.root))
+    calibration, report = calibrate(catalog, dt.date.today())
+    build_database(catalog, args.db, content_hash(args.root), calibration)
     print(f"knowledge base built: {len(catalog.procedures)} procedures, "
-          f"{len(catalog.alias_table())} aliases, {len(catalog.life_events)} life events, "
+          f"{len(catalog.alias_table())} aliases, {len(catalog.entries)} Q&A entries, "
+          f"{len(catalog.departments)} departments, {len(catalog.life_events)} life events, "
           f"{len(catalog.municipalities)} municipalities -> {args.db}")
+    print(f"Q&A matcher calibrated on {report.get('questions', 0)} questions: "
+          + ", ".join(f"{k} {v}" for k, v in report.items() if k != "questions"))
     return 0
 
 

@@ -1,9 +1,10 @@
 """Read queries over the knowledge base: plain functions that take the session first."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
@@ -11,9 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from knowledge.db import (LifeEventRow, MetaRow, MunicipalityRow,
-                          ProcedureLifeEventRow, ProcedureRow, make_engine)
-from knowledge.schema import LifeEvent, Municipality, Procedure
+from knowledge.db import (DepartmentRow, KeywordRow, LifeEventRow, MetaRow, MunicipalityRow,
+                          ProcedureLifeEventRow, ProcedureRow, QaEntryRow, make_engine)
+from knowledge.schema import Department, LifeEvent, Municipality, Procedure, QaEntry
 
 
 class KnowledgeBaseUnavailable(Exception):
@@ -92,6 +93,36 @@ def get_life_event(session: Session, life_event_id: str) -> Optional[LifeEvent]:
 def get_municipality(session: Session, municipality_id: str) -> Optional[Municipality]:
     row = session.get(MunicipalityRow, municipality_id)
     return Municipality.parse_raw(row.record) if row else None
+
+
+def get_entries(session: Session) -> List[QaEntry]:
+    """Every Q&A entry, in file order (the matcher filters by date itself)."""
+    rows = session.execute(select(QaEntryRow.record).order_by(QaEntryRow.position))
+    return [QaEntry.parse_raw(record) for record in rows.scalars()]
+
+
+def get_entry(session: Session, entry_id: str) -> Optional[QaEntry]:
+    row = session.get(QaEntryRow, entry_id)
+    return QaEntry.parse_raw(row.record) if row else None
+
+
+def get_departments(session: Session) -> List[Department]:
+    rows = session.execute(select(DepartmentRow.record).order_by(DepartmentRow.id))
+    return [Department.parse_raw(record) for record in rows.scalars()]
+
+
+def keyword_owners(session: Session) -> Dict[str, Set[str]]:
+    """Folded weak keyword → the procedures that list it."""
+    owners: Dict[str, Set[str]] = {}
+    for key, procedure_id in session.execute(select(KeywordRow.key, KeywordRow.procedure_id)):
+        owners.setdefault(key, set()).add(procedure_id)
+    return owners
+
+
+def qa_calibration(session: Session) -> Optional[Dict[str, Any]]:
+    """The Q&A matcher's calibration, fitted when the knowledge base was built."""
+    row = session.get(MetaRow, "qa_calibration")
+    return json.loads(row.value) if row else None
 
 
 def content_hash_of(session: Session) -> Optional[str]:

@@ -50,6 +50,13 @@ class Source(Strict):
         return value
 
 
+def _needs_official(cls: type, value: List[Source]) -> List[Source]:
+    """A fact is stated only when an official page says it."""
+    if not any(is_official_host(source.url) for source in value):
+        raise ValueError("at least one source must be an official (government) page")
+    return value
+
+
 class Channel(str, Enum):
     """How a procedure can be done online, by the national channel that offers it."""
 
@@ -174,6 +181,7 @@ class Procedure(Strict):
     keywords: List[str] = []
     life_events: List[str] = []
     office: str
+    department: str = Field(..., regex=r"^[a-z][a-z0-9_]*$")
     online: Online
     documents: List[Document] = []
     proxy: Optional[Proxy] = None
@@ -183,11 +191,7 @@ class Procedure(Strict):
     related: List[str] = []
     sources: List[Source] = Field(..., min_items=1)
 
-    @validator("sources")
-    def _one_official(cls, value: List[Source]) -> List[Source]:
-        if not any(is_official_host(source.url) for source in value):
-            raise ValueError("at least one source must be an official (government) page")
-        return value
+    _one_official = validator("sources", allow_reuse=True)(_needs_official)
 
 
 class ProcedureFile(Strict):
@@ -229,3 +233,97 @@ class Municipality(Strict):
     url: Optional[str] = None
     pittari: List[str] = []
     overrides: Dict[str, Override] = {}
+    departments: Dict[str, "LocalDepartment"] = {}
+
+
+class Scope(str, Enum):
+    """Whether a rule is the same everywhere or differs by municipality."""
+
+    national = "national"  # 全国共通
+    local = "local"  # 市区町村によって異なる
+
+
+class QaEntry(Strict):
+    """One specific question citizens ask, with its short sourced answer.
+
+    Attached to a procedure, or to a department for topics with no procedure. Served only
+    between ``valid_from`` and ``valid_until`` (inclusive), so a rule that changed is
+    answered by today's date.
+    """
+
+    id: str = Field(..., regex=r"^[a-z][a-z0-9_]*$")
+    procedure: Optional[str] = None
+    department: Optional[str] = None
+    question: str = Field(..., min_length=4)
+    paraphrases: List[str] = Field(..., min_items=1)
+    answer: List[str] = Field(..., min_items=1)
+    basis: Optional[str] = None
+    scope: Scope
+    valid_from: Optional[dt.date] = None
+    valid_until: Optional[dt.date] = None
+    sources: List[Source] = Field(..., min_items=1)
+
+    @validator("answer", each_item=True)
+    def _line(cls, value: str) -> str:
+        if not value or "\n" in value:
+            raise ValueError("each answer line is one non-empty line")
+        return value
+
+    _one_official = validator("sources", allow_reuse=True)(_needs_official)
+
+    @root_validator(skip_on_failure=True)
+    def _attached_and_dated(cls, values: Dict) -> Dict:
+        if (values["procedure"] is None) == (values["department"] is None):
+            raise ValueError("an entry belongs to exactly one of: procedure, department")
+        start, end = values["valid_from"], values["valid_until"]
+        if start and end and end < start:
+            raise ValueError(f"valid_until {end} is before valid_from {start}")
+        return values
+
+    def valid_on(self, day: dt.date) -> bool:
+        return ((self.valid_from is None or self.valid_from <= day)
+                and (self.valid_until is None or day <= self.valid_until))
+
+
+class QaFile(Strict):
+    entries: List[QaEntry] = Field(..., min_items=1)
+
+
+class Department(Strict):
+    """A department by its typical name, the procedures it handles, and the words of the
+    services it handles that the knowledge base has no procedure for yet."""
+
+    id: str = Field(..., regex=r"^[a-z][a-z0-9_]*$")
+    name: str
+    # A national office (税務署, 年金事務所 …), not a municipal department.
+    national: bool = False
+    contact: Optional[str] = None  # how to reach a national office
+    services: List[str] = []
+
+
+class DepartmentFile(Strict):
+    departments: List[Department] = Field(..., min_items=1)
+
+
+class LocalDepartment(Strict):
+    """A municipality's own name and contact for one department."""
+
+    name: str
+    phone: Optional[str] = None
+    hours: Optional[str] = None
+    url: Optional[str] = None
+
+
+Municipality.update_forward_refs()
+
+
+class CalibrationQuestion(Strict):
+    """A question written apart from the entries, and the entry that answers it (None:
+    a specific question no entry answers), to calibrate the Q&A matcher on."""
+
+    text: str = Field(..., min_length=2)
+    entry: Optional[str]
+
+
+class CalibrationFile(Strict):
+    queries: List[CalibrationQuestion] = Field(..., min_items=1)

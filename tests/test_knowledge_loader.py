@@ -131,7 +131,7 @@ def test_a_new_procedure_needs_no_other_edit(knowledge_copy, tmp_path):
 
     extra = {"procedures": [{
         "id": "sodai_gomi", "name": "粗大ごみの収集申込み", "aliases": ["粗大ごみ", "そだいごみ"],
-        "office": "市区町村の清掃の担当課です。",
+        "office": "市区町村の清掃の担当課です。", "department": "kankyo",
         "online": {"status": "自治体による", "channels": ["その他"], "text": "自治体によります。"},
         "sources": [{"url": "https://www.city.example.lg.jp/gomi", "title": "例",
                      "checked": "2026-11-01"}]}]}
