@@ -62,20 +62,29 @@ class Analysis:
     key: str  # the whole folded text
 
 
-def analyse(text: str) -> Analysis:
+def analyse(text: str, content_only: bool = False) -> Analysis:
+    """``content_only``: reading and character bigrams of the content words alone, each
+    word apart, so the grammar of a whole sentence (〜ですか, 〜ますか) does not match
+    (the Q&A matcher compares sentences with sentences; the staff search short queries)."""
     cleaned = normalise(text).text
     tokenizer = sudachi_pool().tokenizer()
     # Strings are taken out of each morpheme list before the tokenizer runs again.
-    whole = [(m.normalized_form(), m.reading_form(), m.part_of_speech()[0])
+    whole = [(m.normalized_form(), m.reading_form(), m.part_of_speech()[0], m.surface())
              for m in (tokenizer.tokenize(cleaned, SPLIT_MODES["C"]) if cleaned else [])]
     parts = [(m.normalized_form(), m.part_of_speech()[0])
              for m in (tokenizer.tokenize(cleaned, SPLIT_MODES["A"]) if cleaned else [])]
-    reading = fold_key("".join(r for _, r, pos in whole if pos != "補助記号"))
+    reading = fold_key("".join(r for _, r, pos, _ in whole if pos != "補助記号"))
     key = fold_key(text)
-    return Analysis(
-        words=[form for form, _, pos in whole if pos in CONTENT_POS]
-        + [form for form, pos in parts if pos in CONTENT_POS],
-        readings=_bigrams(reading), chars=_bigrams(key), reading_key=reading, key=key)
+    words = ([form for form, _, pos, _ in whole if pos in CONTENT_POS]
+             + [form for form, pos in parts if pos in CONTENT_POS])
+    if content_only:
+        content = [(fold_key(r), fold_key(surface)) for _, r, pos, surface in whole
+                   if pos in CONTENT_POS]
+        return Analysis(words=words, readings=[b for r, _ in content for b in _bigrams(r)],
+                        chars=[b for _, c in content for b in _bigrams(c)],
+                        reading_key=reading, key=key)
+    return Analysis(words=words, readings=_bigrams(reading), chars=_bigrams(key),
+                    reading_key=reading, key=key)
 
 
 def words(text: str) -> List[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -28,25 +28,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.normalise import Mapped, fold, fold_key
+from bot.nlu.subject import Match, longest_matches
 
 TABLE_FILE = "aliases.json"
 MAX_CANDIDATES = 4
-
-
-Match = Tuple[int, int, str]  # start, end (in folded text), value
-
-
-def longest_matches(folded: str, table: Dict[str, str]) -> List[Match]:
-    """Non-overlapping occurrences of table keys in ``folded``, longest first wins."""
-    found: List[Match] = []
-    for key in sorted(table, key=len, reverse=True):
-        start = folded.find(key)
-        while start != -1:
-            end = start + len(key)
-            if all(end <= s or start >= e for s, e, _ in found):
-                found.append((start, end, table[key]))
-            start = folded.find(key, start + 1)
-    return sorted(found)
 
 
 @DefaultV1Recipe.register(

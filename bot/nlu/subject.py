@@ -1,7 +1,9 @@
 """Which procedure a question is about when it names several (actions and staff tool)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+from bot.nlu.normalise import fold
 
 # A procedure named just before these is a tool or a modifier ("マイナンバーカードで",
 # "マイナンバーカードの電子証明書"), not what the question is about.
@@ -19,3 +21,30 @@ def primary_procedure(text: str, found: Sequence[Dict[Text, Any]]) -> Optional[s
     subjects = [e for e in ordered
                 if not text[e.get("end", 0):].startswith(MODIFIER_PARTICLES)]
     return (subjects or ordered)[-1]["value"]
+
+
+Match = Tuple[int, int, str]  # start, end (in folded text), value
+
+
+def longest_matches(folded: str, table: Dict[str, str]) -> List[Match]:
+    """Non-overlapping occurrences of table keys in ``folded``, longest first wins."""
+    found: List[Match] = []
+    for key in sorted(table, key=len, reverse=True):
+        start = folded.find(key)
+        while start != -1:
+            end = start + len(key)
+            if all(end <= s or start >= e for s, e, _ in found):
+                found.append((start, end, table[key]))
+            start = folded.find(key, start + 1)
+    return sorted(found)
+
+
+def named_procedure(text: str, aliases: Dict[str, str]) -> Optional[str]:
+    """The procedure a text is about, from a folded alias table, as the bot's procedure
+    extractor and ``primary_procedure`` together would find it (for code without Rasa)."""
+    folded = fold(text)
+    found = []
+    for start, end, value in longest_matches(folded.text, aliases):
+        start, end = folded.span(start, end)
+        found.append({"start": start, "end": end, "value": value})
+    return primary_procedure(text, found)
