@@ -19,20 +19,20 @@ from bot.config import load_settings
 from bot.privacy import install_log_masking
 from bot.nlu.dates import find_date
 from bot.nlu.subject import primary_procedure
-from knowledge.answers import (CHECKLIST_LIMIT, TOPIC_INTENT, Reply, ask_for_date,
-                               clarify_procedure, clarify_topic, due_date_answer, greeting,
-                               handoff_answer, handoff_queued_answer, life_event_answer, matching_notes,
-                               no_rule_answer, procedure_answer)
+from knowledge.answers import (CHECKLIST_LIMIT, Reply, ask_for_date, clarify_procedure,
+                               clarify_topic, due_date_answer, entry_answer, greeting,
+                               handoff_answer, handoff_queued_answer, life_event_answer,
+                               no_answer, no_rule_answer, procedure_answer,
+                               unknown_service_answer)
+from knowledge.decide import Decision, Message, decide
 from knowledge.deadlines import due_date
 from knowledge.queries import (KnowledgeBase, count_procedures_for_life_event,
-                               get_life_event, get_municipality, get_procedure,
+                               get_life_event, get_municipality,
                                get_procedures, procedures_for_life_event)
 from knowledge.schema import Municipality, Procedure
 
 # Channels that can deliver a staff member's reply after the citizen's own turn.
 HANDOFF_CHANNELS = ("widget", "line")
-INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
-CANDIDATE_MIN_SHARE = 0.5
 _SHARED_KB: Optional[KnowledgeBase] = None
 # The action server logs what actions log; personal data in it is masked.
 install_log_masking()
@@ -52,6 +52,48 @@ def today_in_japan() -> dt.date:
 
 def entities(tracker: Tracker, name: str) -> List[Dict[Text, Any]]:
     return [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+
+
+def message_of(tracker: Tracker) -> Message:
+    """The latest message as the decision reads it."""
+    latest = tracker.latest_message
+    return Message(text=latest.get("text") or "",
+                   intent=(latest.get("intent") or {}).get("name"),
+                   entities=latest.get("entities", []),
+                   carried_procedure=tracker.get_slot("procedure"))
+
+
+# Decisions about a specific question, answered as they are by every action.
+SPECIFIC = ("entry", "no_answer", "unknown_service")
+
+
+def compose(session: Any, decision: Decision, message: Message,
+            municipality: Optional[Municipality]) -> Optional[Reply]:
+    """The composer's reply for the decision (None: the domain's out-of-scope text)."""
+    kind = decision.kind
+    if kind == "entry":
+        return entry_answer(decision.entry, decision.procedure, decision.department,
+                            municipality, decision.related)
+    if kind == "topic":
+        return procedure_answer(decision.procedure, decision.topic, message.text,
+                                municipality)
+    if kind == "no_answer":
+        return no_answer(decision.procedure, decision.department, municipality)
+    if kind == "unknown_service":
+        return unknown_service_answer(decision.service, decision.department, municipality)
+    if kind == "life_event":
+        event_id = decision.life_event
+        return life_event_answer(
+            get_life_event(session, event_id),
+            procedures_for_life_event(session, event_id, CHECKLIST_LIMIT), municipality,
+            count_procedures_for_life_event(session, event_id), whole=decision.whole_checklist)
+    if kind == "clarify_topic":
+        return clarify_topic(decision.procedure)
+    if kind == "greeting":
+        return greeting()
+    if kind == "out_of_scope":
+        return None
+    return clarify_procedure(get_procedures(session, decision.candidates), decision.topic)
 
 
 class KnowledgeAction(Action, metaclass=ABCMeta):
@@ -77,71 +119,49 @@ class KnowledgeAction(Action, metaclass=ABCMeta):
     @staticmethod
     def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
         # Extra keys become the bot event's metadata in the tracker store (not shown).
+        marks = {mark: True for mark in ("asks_back", "unanswered") if getattr(reply, mark)}
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None,
-                                 json_message=reply.custom,
-                                 **({"asks_back": True} if reply.asks_back else {}))
+                                 json_message=reply.custom, **marks)
 
 
 class ActionAnswer(KnowledgeAction):
-    """Answer online / documents / deadline / fee / where / proxy / overview questions."""
+    """Answer a question: what to answer is ``knowledge.decide``'s one decision, how to
+    say it the composer's."""
 
     def name(self) -> Text:
         return "action_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        topic = INTENT_TOPIC.get(intent, "overview")
-        text = tracker.latest_message.get("text") or ""
+        message = message_of(tracker)
         with self.kb.session() as session:
             municipality = self.municipality(session)
-            procedure_id = (primary_procedure(text, entities(tracker, "procedure"))
-                            or tracker.get_slot("procedure"))
-            if procedure_id is None:
-                candidates = entities(tracker, "procedure_candidate")
-                if candidates and candidates[0].get("confidence_entity", 0) > CANDIDATE_MIN_SHARE:
-                    procedure_id = candidates[0]["value"]
-                elif entities(tracker, "life_event"):
-                    return self._life_event(dispatcher, session, municipality,
-                                            entities(tracker, "life_event")[0]["value"])
-                else:
-                    options = get_procedures(session, [c["value"] for c in candidates])
-                    self.send(dispatcher, clarify_procedure(options, topic))
-                    return []
-            procedure = get_procedure(session, procedure_id)
-            if procedure is None:
-                self.send(dispatcher, clarify_procedure([], topic))
-                return [SlotSet("procedure", None)]
-            self.send(dispatcher, procedure_answer(procedure, topic, text, municipality))
-        return [SlotSet("procedure", procedure.id), SlotSet("topic", topic)]
+            decision = decide(session, message, self._today())
+            reply = compose(session, decision, message, municipality)
+            if reply is None:
+                dispatcher.utter_message(response="utter_out_of_scope")
+            else:
+                self.send(dispatcher, reply)
+        return self.remember(decision)
 
-    def _life_event(self, dispatcher: CollectingDispatcher, session: Any,
-                    municipality: Optional[Municipality], event_id: str) -> List[EventType]:
-        event = get_life_event(session, event_id)
-        self.send(dispatcher, life_event_answer(
-            event, procedures_for_life_event(session, event_id, CHECKLIST_LIMIT), municipality,
-            count_procedures_for_life_event(session, event_id)))
-        return [SlotSet("life_event", event_id)]
+    @staticmethod
+    def remember(decision: Decision) -> List[EventType]:
+        """The procedure (and topic, life event) the conversation is now about."""
+        events: List[EventType] = []
+        if decision.procedure is not None:
+            events += [SlotSet("procedure", decision.procedure.id),
+                       SlotSet("topic", decision.topic)]
+        if decision.life_event is not None:
+            events.append(SlotSet("life_event", decision.life_event))
+        return events
 
 
 class ActionLifeEvent(ActionAnswer):
-    """The checklist for a life event ("来月引っ越します。何が必要?").
-
-    A procedure named in the same message ("海外に引っ越す場合、マイナンバーカードは…")
-    is what the question is about, so it is answered instead.
-    """
+    """The checklist for a life event ("来月引っ越します。何が必要?"); the decision
+    answers a procedure named in the same message instead."""
 
     def name(self) -> Text:
         return "action_life_event"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
-        found = entities(tracker, "life_event")
-        if not found or entities(tracker, "procedure"):
-            return await super().run(dispatcher, tracker, domain)
-        with self.kb.session() as session:
-            return self._life_event(dispatcher, session, self.municipality(session),
-                                    found[0]["value"])
 
 
 class ActionComputeDeadline(KnowledgeAction):
@@ -153,8 +173,15 @@ class ActionComputeDeadline(KnowledgeAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
+        message = message_of(tracker)
         with self.kb.session() as session:
             municipality = self.municipality(session)
+            # A date in a specific question (「3月に亡くなりました。相続放棄しても住民税は?」)
+            # does not make it a request for due dates.
+            decision = decide(session, message, self._today())
+            if decision.kind in SPECIFIC:
+                self.send(dispatcher, compose(session, decision, message, municipality))
+                return ActionAnswer.remember(decision)
             procedures, events = self._procedures(session, tracker, text)
             if not procedures:
                 self.send(dispatcher, clarify_procedure([], "deadline"))
@@ -195,40 +222,19 @@ class ActionComputeDeadline(KnowledgeAction):
         return get_procedures(session, event.deadline_procedures), [SlotSet("life_event", event_id)]
 
 
-class AnswerIfNamed(ActionAnswer):
-    """For intents that are not questions: if a procedure is named anyway, the intent was
-    most likely misread ("出生届の名前に使える漢字は" is not small talk), so answer it."""
+class ActionGreet(ActionAnswer):
+    """A greeting, unless a procedure is named anyway ("出生届の名前に使える漢字は" is not
+    small talk): the decision tells."""
 
-    @abstractmethod
-    def name(self) -> Text:
-        """The action's name in domain.yml."""
-
-    @abstractmethod
-    def otherwise(self, dispatcher: CollectingDispatcher) -> None:
-        """What to say when no procedure is named."""
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
-        if entities(tracker, "procedure"):
-            return await super().run(dispatcher, tracker, domain)
-        self.otherwise(dispatcher)
-        return []
-
-
-class ActionGreet(AnswerIfNamed):
     def name(self) -> Text:
         return "action_greet"
 
-    def otherwise(self, dispatcher: CollectingDispatcher) -> None:
-        self.send(dispatcher, greeting())
 
+class ActionOutOfScope(ActionAnswer):
+    """Out of scope, unless the decision finds a procedure, service or entry after all."""
 
-class ActionOutOfScope(AnswerIfNamed):
     def name(self) -> Text:
         return "action_out_of_scope"
-
-    def otherwise(self, dispatcher: CollectingDispatcher) -> None:
-        dispatcher.utter_message(response="utter_out_of_scope")
 
 
 class ActionHandoff(KnowledgeAction):
@@ -250,32 +256,8 @@ class ActionHandoff(KnowledgeAction):
 
 
 class ActionClarify(ActionAnswer):
-    """Unsure of the intent: ask with buttons instead of guessing.
-
-    When the procedure is clear and some of its notes match the user's own words, those
-    notes are the answer, so the overview with them is given instead of a question.
-    """
+    """Unsure of the intent: the decision answers when an entry or the procedure's notes
+    do, and otherwise asks with buttons instead of guessing."""
 
     def name(self) -> Text:
         return "action_clarify"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        procedure_id = primary_procedure(text, entities(tracker, "procedure"))
-        with self.kb.session() as session:
-            if procedure_id:
-                procedure = get_procedure(session, procedure_id)
-                if matching_notes(procedure, text):
-                    self.send(dispatcher, procedure_answer(procedure, "overview", text,
-                                                           self.municipality(session)))
-                else:
-                    self.send(dispatcher, clarify_topic(procedure))
-                return [SlotSet("procedure", procedure_id)]
-            if entities(tracker, "life_event"):
-                return self._life_event(dispatcher, session, self.municipality(session),
-                                        entities(tracker, "life_event")[0]["value"])
-            candidates = get_procedures(
-                session, [c["value"] for c in entities(tracker, "procedure_candidate")])
-            self.send(dispatcher, clarify_procedure(candidates, "overview"))
-        return []

@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bot.nlu.normalise import fold_key
 from knowledge.deadlines import DueDate
-from knowledge.schema import LifeEvent, Municipality, Note, OnlineStatus, Procedure
+from knowledge.schema import (Department, LifeEvent, Municipality, Note, OnlineStatus,
+                              Procedure, QaEntry, Scope, Source)
 
 TOPICS = ("overview", "online", "documents", "deadline", "fee", "where", "proxy")
 TOPIC_INTENT = {topic: f"ask_{topic}" for topic in TOPICS}
@@ -24,6 +25,10 @@ FOLLOW_UPS = (("deadline", "期限"), ("documents", "必要なもの"), ("online
 MAX_BUTTONS = 4
 # A checklist longer than this is not read on a phone: the rest are counted, not listed.
 CHECKLIST_LIMIT = 20
+# A checklist shows this many of the most urgent procedures first, with a button for all.
+CHECKLIST_FIRST = 5
+# Follow-up buttons under an entry's answer: other questions of the same procedure.
+RELATED_ENTRIES = 2
 WEEKDAYS = "月火水木金土日"
 LATE_WORDS = ("遅れ", "過ぎ", "すぎ", "忘れ", "間に合わ")
 
@@ -38,6 +43,8 @@ class Reply:
     # The bot asks back instead of answering; the staff tool's unanswered log lists the
     # question when the citizen leaves without replying.
     asks_back: bool = False
+    # The bot has no answer to the question: the staff tool lists it as unanswered.
+    unanswered: bool = False
 
 
 # Shown under an answer with a procedure card (widget buttons, LINE quick replies); a
@@ -176,9 +183,9 @@ def _section(topic: str, procedure: Procedure, municipality: Optional[Municipali
     return title, build(procedure, municipality)
 
 
-def _source_lines(procedure: Procedure, limit: int = 2) -> List[str]:
+def _source_lines(sources: Sequence[Source], limit: int = 2) -> List[str]:
     return [f"出典:{s.title} {s.url}({s.checked.year}年{s.checked.month}月確認)"
-            for s in procedure.sources[:limit]]
+            for s in sources[:limit]]
 
 
 def card(procedure: Procedure, topic: str, municipality: Optional[Municipality]
@@ -219,12 +226,7 @@ def procedure_answer(procedure: Procedure, topic: str, user_text: str = "",
     late = topic == "deadline" or any(word in user_text for word in LATE_WORDS)
     lines = [f"【{procedure.name}】"]
     if topic == "overview":
-        for part in ("where", "online", "deadline", "documents", "proxy", "fee"):
-            title, body = _section(part, procedure, municipality, late)
-            if part == "where":
-                body = body[:1] + [b for b in body[1:] if b.startswith("【")]
-            lines.append(f"■{title}")
-            lines.extend(body)
+        lines.extend(_overview_lines(procedure))
     else:
         title, body = _section(topic, procedure, municipality, late)
         lines.append(f"■{title}")
@@ -233,28 +235,45 @@ def procedure_answer(procedure: Procedure, topic: str, user_text: str = "",
     if notes:
         lines.append("■ご質問に関係すること")
         lines.extend(notes)
-    lines.extend(_source_lines(procedure))
-    return Reply("\n".join(lines), follow_up_buttons(procedure, exclude=(topic,)),
+    lines.extend(_source_lines(procedure.sources))
+    exclude = ("online", "deadline") if topic == "overview" else (topic,)
+    return Reply("\n".join(lines), follow_up_buttons(procedure, exclude=exclude),
                  card(procedure, topic, municipality))
+
+
+def _overview_lines(procedure: Procedure) -> List[str]:
+    """The short summary: where it is done, whether it can be done online, the deadline;
+    the other sections are behind buttons, and an unknown one is not mentioned."""
+    lines = [f"■窓口:{procedure.office}", f"■オンライン:{procedure.online.text}"]
+    if procedure.deadline:
+        lines.append(f"■期限:{procedure.deadline.text}")
+    return lines
 
 
 def life_event_answer(event: LifeEvent, procedures: Sequence[Procedure],
                       municipality: Optional[Municipality] = None,
-                      total: Optional[int] = None) -> Reply:
-    """The checklist for a life event: each procedure with its deadline (``total``: how
-    many the event has, when ``procedures`` is only the first CHECKLIST_LIMIT)."""
+                      total: Optional[int] = None, whole: bool = False) -> Reply:
+    """The checklist for a life event, most urgent first: the first CHECKLIST_FIRST with
+    their deadlines and a button for the rest, or (``whole``) all of ``procedures``.
+    ``total``: how many the event has, when ``procedures`` is only the first
+    CHECKLIST_LIMIT."""
     with_deadline = sorted((p for p in procedures if p.deadline and not p.deadline.none),
                            key=_urgency)
     ordered = [*with_deadline, *(p for p in procedures if p not in with_deadline)]
+    shown = ordered if whole else ordered[:CHECKLIST_FIRST]
     lines = [event.intro]
-    for procedure in ordered:
-        deadline = procedure.deadline.text if procedure.deadline else "期限の情報は未確認です。"
-        lines.append(f"・{procedure.name}:{deadline}")
-    if total and total > len(procedures):
-        lines.append(f"このほかにも{total - len(procedures)}件の手続きがあります。")
+    for procedure in shown:
+        deadline = f":{procedure.deadline.text}" if procedure.deadline else ""
+        lines.append(f"・{procedure.name}{deadline}")
+    rest = (total or len(procedures)) - len(shown)
+    if rest > 0:
+        lines.append(f"このほかにも{rest}件の手続きがあります。")
     lines.append("くわしく知りたい手続きを選ぶか、手続きの名前を送ってください。")
     buttons = [{"title": short_name(p), "payload": payload("ask_overview", p.id)}
-               for p in ordered[:MAX_BUTTONS]]
+               for p in shown[:MAX_BUTTONS - (1 if rest > 0 and not whole else 0)]]
+    if rest > 0 and not whole:
+        buttons.append({"title": f"ほかの手続き({rest}件)", "payload": "/life_event" + json.dumps(
+            {"life_event": event.id, "checklist": "all"}, separators=(",", ":"))})
     custom = {"type": "checklist", "life_event": event.name,
               "procedures": [{"id": p.id, "name": p.name,
                               "deadline": p.deadline.text if p.deadline else None}
@@ -373,3 +392,88 @@ def handoff_queued_answer(municipality: Optional[Municipality]) -> Reply:
     if municipality is not None:
         lines += ["お急ぎの場合のお問い合わせ先です。", *_contact_lines(municipality)]
     return Reply("\n".join(lines))
+
+
+def department_lines(department: Department, municipality: Optional[Municipality]) -> List[str]:
+    """Who handles it: the municipality's own department and contact when its file has
+    them, else the typical name (and the municipality's general contact)."""
+    local = municipality.departments.get(department.id) if municipality else None
+    if local is not None:
+        lines = [f"担当:{local.name}"]
+        lines += [f"電話:{local.phone}"] if local.phone else []
+        lines += [f"受付時間:{local.hours}"] if local.hours else []
+        return lines + ([local.url] if local.url else [])
+    if department.national:
+        return [f"担当:{department.name}", *([department.contact] if department.contact else [])]
+    lines = [f"担当:{department.name}(課の名前は市区町村によって異なります)"]
+    return lines + (_contact_lines(municipality) if municipality else [])
+
+
+HANDOFF_BUTTON = {"title": "職員と話したい", "payload": "/human_handoff"}
+
+
+def entry_payload(entry: QaEntry) -> str:
+    return "/ask_overview" + json.dumps({"qa_entry": entry.id}, separators=(",", ":"))
+
+
+def entry_answer(entry: QaEntry, procedure: Optional[Procedure], department: Department,
+                 municipality: Optional[Municipality], related: Sequence[QaEntry] = ()
+                 ) -> Reply:
+    """A specific question answered by its Q&A entry: the answer, whether it differs by
+    municipality (with the department to ask), the legal basis, the sources last."""
+    lines = [f"【{procedure.name if procedure else department.name}】", *entry.answer]
+    if entry.scope is Scope.local:
+        lines.append("くわしい取り扱いは市区町村によって異なります。")
+        lines.extend(department_lines(department, municipality))
+    if entry.valid_until:
+        lines.append(f"(この取り扱いは{format_date(entry.valid_until)}までです。)")
+    if entry.basis:
+        lines.append(f"根拠:{entry.basis}")
+    lines.extend(_source_lines(entry.sources))
+    buttons = [{"title": other.question, "payload": entry_payload(other)}
+               for other in related[:RELATED_ENTRIES]]
+    if procedure is not None:
+        buttons.append({"title": f"{short_name(procedure)}の概要",
+                        "payload": payload("ask_overview", procedure.id)})
+        custom = card(procedure, "qa", municipality)
+    else:
+        buttons.append(HANDOFF_BUTTON)
+        custom = {"type": "procedure_card", "topic": "qa", "procedure": None,
+                  "department": department.name,
+                  "municipality": ({"name": municipality.name, "sample": municipality.sample}
+                                   if municipality else None)}
+    custom["entry"] = {"id": entry.id, "question": entry.question,
+                       "scope": entry.scope.value,
+                       "sources": [{"title": s.title, "url": s.url,
+                                    "checked": s.checked.isoformat()} for s in entry.sources]}
+    return Reply("\n".join(lines), buttons, custom)
+
+
+def no_answer(procedure: Optional[Procedure], department: Department,
+              municipality: Optional[Municipality]) -> Reply:
+    """A specific question the knowledge base has no answer for: said plainly, with the
+    procedure's official page and the department to ask. No card: nothing here answers
+    the question. The staff tool lists the question as unanswered."""
+    lines = ([f"【{procedure.name}】"] if procedure else []) + [
+        "申し訳ありません。そのご質問にお答えできる情報を、まだ持っていません。",
+        "担当の窓口にお問い合わせください。", *department_lines(department, municipality)]
+    if procedure is not None:
+        lines.append(f"公式ページ:{procedure.sources[0].title} {procedure.sources[0].url}")
+    lines.append("いただいたご質問は、担当者が確認して今後の案内に役立てます。")
+    buttons = ([{"title": f"{short_name(procedure)}の概要",
+                 "payload": payload("ask_overview", procedure.id)}] if procedure else [])
+    buttons.append(HANDOFF_BUTTON)
+    return Reply("\n".join(lines), buttons,
+                 {"type": "no_answer", "procedure": procedure.id if procedure else None,
+                  "department": department.id}, unanswered=True)
+
+
+def unknown_service_answer(service: str, department: Department,
+                           municipality: Optional[Municipality]) -> Reply:
+    """A public service the knowledge base has no procedure for: who handles it."""
+    lines = [f"申し訳ありません。「{service}」のご案内は、まだこのチャットの知識にありません。",
+             "担当の窓口にお問い合わせください。", *department_lines(department, municipality),
+             "いただいたご質問は、担当者が確認して今後の案内に役立てます。"]
+    return Reply("\n".join(lines), [HANDOFF_BUTTON],
+                 {"type": "no_answer", "service": service, "department": department.id},
+                 unanswered=True)

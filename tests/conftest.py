@@ -1,6 +1,7 @@
 """Shared fixtures: the real knowledge files, loaded into a real SQLite database."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -12,7 +13,8 @@ from typing import Dict
 import pytest
 
 from bot.config import ROOT
-from knowledge.loader import ROOT as KNOWLEDGE_ROOT, build_database, content_hash, load_catalog
+from knowledge.loader import (ROOT as KNOWLEDGE_ROOT, build_database, calibrate, content_hash,
+                              load_catalog)
 from knowledge.queries import KnowledgeBase
 from tests.clients import LineClient, RestClient, WidgetClient
 from tests.line_standin import LineStandIn
@@ -26,7 +28,8 @@ def catalog():
 @pytest.fixture(scope="session")
 def kb(tmp_path_factory, catalog):
     path = tmp_path_factory.mktemp("kb") / "knowledge.db"
-    build_database(catalog, f"sqlite:///{path}", content_hash())
+    calibration, _ = calibrate(catalog, dt.date(2026, 12, 1))
+    build_database(catalog, f"sqlite:///{path}", content_hash(), calibration)
     base = KnowledgeBase(f"sqlite:///{path}")
     yield base
     base.close()

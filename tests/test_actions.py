@@ -205,13 +205,13 @@ async def test_clarify_offers_topics_for_a_known_procedure(kb, make_tracker):
     messages, events = await run(make(ActionClarify, kb), make_tracker("パスポート", "nlu_fallback"))
     assert messages[0]["text"] == "パスポート(一般旅券)の発給申請について、何を知りたいですか。"
     assert len(messages[0]["buttons"]) == 4
-    assert events == [SlotSet("procedure", "passport")]
+    assert events == [SlotSet("procedure", "passport"), SlotSet("topic", "overview")]
 
 
-async def test_clarify_answers_when_the_users_words_match_a_note(kb, make_tracker):
+async def test_clarify_answers_when_an_entry_answers(kb, make_tracker):
     messages, _ = await run(make(ActionClarify, kb),
                             make_tracker("確定申告をしたけど住民税の申告も必要?", "nlu_fallback"))
-    assert "住民税の申告をする必要はありません" in texts(messages)
+    assert "住民税の申告をあらためてする必要はありません" in texts(messages)
 
 
 async def test_small_talk_that_names_a_procedure_is_answered(kb, make_tracker):
@@ -219,7 +219,7 @@ async def test_small_talk_that_names_a_procedure_is_answered(kb, make_tracker):
 
     messages, events = await run(make(ActionOutOfScope, kb),
                                  make_tracker("出生届の名前に使える漢字は", "out_of_scope"))
-    assert "常用漢字・人名用漢字・ひらがな・カタカナ" in texts(messages)
+    assert "常用漢字、人名用漢字、ひらがな、カタカナが使えます。" in texts(messages)
     assert SlotSet("procedure", "shussei_todoke") in events
     messages, events = await run(make(ActionOutOfScope, kb),
                                  make_tracker("明日の天気は?", "out_of_scope"))

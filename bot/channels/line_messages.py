@@ -110,13 +110,17 @@ def to_line_messages(collected: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]
     texts: List[str] = []
     cards: List[Dict[str, Any]] = []
     buttons: List[Dict[str, str]] = []
+    answered = False
     for message in collected:
         if message.get("text"):
             texts.extend(split_text(message["text"]))
         buttons.extend(message.get("buttons") or [])
         custom = message.get("custom")
         if is_answer_card(custom):
-            cards.append(procedure_flex(custom))
+            answered = True
+            # A department's Q&A answer has no procedure to draw: its text is the answer.
+            if custom.get("procedure"):
+                cards.append(procedure_flex(custom))
     objects: List[Dict[str, Any]] = [{"type": "text", "text": t} for t in texts]
     room = MAX_MESSAGES - len(objects)
     objects.extend(cards[:max(room, 0)])
@@ -125,7 +129,7 @@ def to_line_messages(collected: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]
         head, tail = objects[:MAX_MESSAGES - 1], objects[MAX_MESSAGES - 1:]
         joined = "\n\n".join(o["text"] for o in tail if o["type"] == "text")
         objects = head + [{"type": "text", "text": split_text(joined)[0]}]
-    if cards:
+    if answered:
         buttons = buttons[:MAX_QUICK_REPLIES - len(FEEDBACK_BUTTONS)] + list(FEEDBACK_BUTTONS)
     if buttons and objects:
         objects[-1]["quickReply"] = quick_reply(buttons)

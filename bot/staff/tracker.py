@@ -10,6 +10,8 @@ saw, so each poll of the staff tool costs only the new events:
   under ``LOW_CONFIDENCE`` → an unanswered entry;
 - the bot asking back (which procedure, topic or date) with no user message within the
   abandon time → that question's entry becomes an abandoned clarification;
+- the bot saying it has no answer (a specific question no Q&A entry answers, or a
+  service the knowledge base lacks) → the question, marked no_answer;
 - ``answer_unhelpful`` (👎) → the question answered before it, marked unhelpful.
 """
 from __future__ import annotations
@@ -39,8 +41,9 @@ LOW_CONFIDENCE = 0.6
 FEEDBACK_INTENTS = {"answer_helpful", "answer_unhelpful"}
 # Weakest first: a stronger reason found later replaces a weaker one.
 REASONS = ("out_of_scope", "low_confidence", "fallback", "abandoned_clarification",
-           "unhelpful")
+           "no_answer", "unhelpful")
 REASON_LABELS = {"out_of_scope": "対象外", "low_confidence": "確信度が低い",
+                 "no_answer": "答えの情報がない",
                  "fallback": "理解できなかった", "abandoned_clarification": "聞き返しで離脱",
                  "unhelpful": "役に立たなかった(👎)"}
 SCAN_BATCH = 5000
@@ -188,10 +191,11 @@ def _settle_clarifications(session: Session, reader: TrackerReader, now: float,
             session.delete(pending)
 
 
-def asks_back(row: Row) -> bool:
-    """A bot message that asks which procedure, topic or date was meant (the actions
-    mark it: ``knowledge.answers.Reply.asks_back``)."""
-    return bool((_data(row).get("metadata") or {}).get("asks_back"))
+def marked(row: Row, mark: str) -> bool:
+    """A bot message the actions marked (``knowledge.answers.Reply``): ``asks_back``
+    when it asks which procedure, topic or date was meant, ``unanswered`` when it says
+    it has no answer."""
+    return bool((_data(row).get("metadata") or {}).get(mark))
 
 
 def scan(session: Session, reader: TrackerReader, abandon_after: float = 600.0,
@@ -209,7 +213,11 @@ def scan(session: Session, reader: TrackerReader, abandon_after: float = 600.0,
         elif row.type_name in ("pause", "resume"):
             _handoff_event(session, reader, row)
             session.flush()
-        elif row.type_name == "bot" and asks_back(row):
+        elif row.type_name == "bot" and marked(row, "unanswered"):
+            question = last_user.get(row.sender_id) or _question_before(reader, row)
+            if question is not None:
+                _record(session, question, "no_answer")
+        elif row.type_name == "bot" and marked(row, "asks_back"):
             question = last_user.get(row.sender_id) or _question_before(reader, row)
             if question is not None and session.get(PendingClarificationRow,
                                                     question.id) is None:
