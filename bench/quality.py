@@ -137,14 +137,24 @@ def heldout_answer_rate(url: str) -> Dict[str, Any]:
             "missed": misses[:15]}
 
 
-def dev_case_answer_rate(url: str) -> Dict[str, Any]:
-    """The shared scorer on ../shared/eval/dev_cases.yaml against the running bot."""
+BROAD_CASES = ROOT.parent / "shared" / "eval" / "broad_dev_cases.yaml"
+
+
+def dev_case_answer_rate(url: str, cases: Path = EVAL_CASES) -> Dict[str, Any]:
+    """The shared scorer on a case file (../shared/eval/dev_cases.yaml by default)
+    against the running bot: answer rate and the kind of each failure."""
     result = subprocess.run([sys.executable, str(ROOT.parent / "shared" / "eval" / "run_eval.py"),
-                             str(EVAL_CASES), "--url", url], capture_output=True, text=True)
-    summary = re.search(r"eval: (\d+)/(\d+) passed, p50 (\d+) ms, p95 (\d+) ms", result.stdout)
+                             str(cases), "--url", url], capture_output=True, text=True)
+    summary = re.search(r"eval: (\d+)/(\d+) passed, p50 (\d+) ms, p95 (\d+) ms, "
+                        r"off-target (\d+), refusal (\d+), clarify (\d+)", result.stdout)
     if not summary:
         return {"error": (result.stdout + result.stderr)[-300:]}
-    passed, total, p50, p95 = map(int, summary.groups())
+    passed, total, p50, p95, off_target, refusal, clarify = map(int, summary.groups())
+    failed = total - passed
     return {"passed": passed, "cases": total, "answer_rate": round(passed / total, 3),
-            "p50_ms": p50, "p95_ms": p95,
+            "p50_ms": p50, "p95_ms": p95, "off_target": off_target, "refusal": refusal,
+            "clarify": clarify,
+            # Of the questions not answered right, the share the bot said it could not
+            # answer (or routed to a department) instead of showing facts as the answer.
+            "honest_share_of_failures": round((failed - off_target) / failed, 3) if failed else 1.0,
             "failed": [line for line in result.stdout.splitlines() if line.startswith("FAIL")]}

@@ -110,6 +110,13 @@ def quality_section(r: Dict[str, Any]) -> str:
                 f"{dev['p50_ms']} ms, p95 {dev['p95_ms']} ms" if "passed" in dev
                 else f"could not run: {dev.get('error')}")
     missed = "\n".join(f"- {m}" for m in held["missed"]) or "- none"
+    broad = r.get("broad_cases") or {}
+    broad_line = (f"{broad['passed']}/{broad['cases']} ({broad['answer_rate']:.1%}); "
+                  f"off-target {broad['off_target']}, said it could not answer "
+                  f"{broad['refusal']}, asked back {broad['clarify']}"
+                  if "passed" in broad else f"not run: {broad.get('error', 'older run')}")
+    dev_kinds = (f"off-target {dev['off_target']}, said it could not answer {dev['refusal']}, "
+                 f"asked back {dev['clarify']}" if "off_target" in dev else "not recorded")
     return f"""## Answer quality
 
 What: how often the bot understands and answers. How: the current model
@@ -117,8 +124,10 @@ What: how often the bot understands and answers. How: the current model
 ({nlu['utterances']} utterances written apart from the training data, in polite, casual,
 kana-only, misspelt and fragment styles; {nlu['left_out_as_in_training_data']} left out
 because they also appear in `data/nlu/`), and the running bot answers the shared
-development cases (`../shared/eval/dev_cases.yaml`, scored by `run_eval.py`) and the
-held-out questions that name one procedure. {_machine(r)}
+development cases (`../shared/eval/dev_cases.yaml` and the broad
+`../shared/eval/broad_dev_cases.yaml`, scored by `run_eval.py` on what a person reads;
+off-target = a procedure card that does not answer the question) and the held-out
+questions that name one procedure. {_machine(r)}
 
 {_table(["measure", "figure"], [
         ["intent accuracy", nlu["intent_accuracy"]],
@@ -128,6 +137,8 @@ held-out questions that name one procedure. {_machine(r)}
         ["life-event entity P / R / F1", "{precision} / {recall} / {f1}".format(
             **nlu["life_event_entity"])],
         ["dev cases answered", dev_line],
+        ["dev cases not answered, by kind", dev_kinds],
+        ["broad dev cases (60 real FAQ questions) answered", broad_line],
         ["held-out questions answered with the right procedure and topic",
          f"{held['answered']}/{held['questions']} ({held['answer_rate']:.1%})"],
         ["NLU parse per message p50 / p95", f"{nlu['parse_p50_ms']} / {nlu['parse_p95_ms']} ms"],
@@ -284,9 +295,38 @@ Not first:
 """
 
 
+def qa_methods_section(r: Dict[str, Any]) -> str:
+    names = {"bm25": "(b) BM25 at answer time, calibrated (chosen)",
+             "bm25_dense": "(b) BM25 + GiNZA dense cosine, calibrated",
+             "response_selector": "(a) Rasa ResponseSelector, retrieval intent"}
+    rows = [[names.get(name, name), m["accuracy"], f"{m['answered']} ({m['precision']})",
+             m["recall"], m["abstention_precision"], m["abstention_recall"], m["train_s"],
+             m["ms_per_question"], "yes" if m["retrain_for_a_new_entry"] else "no"]
+            for name, m in r["methods"].items()]
+    return f"""## Q&A matching: method comparison
+
+What: which method finds the Q&A entry that answers a question, and knows when none
+does. How: the {r['questions']} calibration questions of `knowledge/qa_calibration/`
+(written apart from the {r['entries']} entries' own wordings; some have no entry) in two
+halves, each method fitted (its answering threshold, and for BM25 the calibration) on one
+half and scored on the other, both ways round (`bench/qa_methods.py`). Accuracy: the
+right entry first, of questions that have one. Answered (precision): answers given above
+the threshold and the share right. Recall: questions with an entry answered right.
+Abstention precision: abstentions that were right (no entry, or the first one wrong);
+abstention recall: questions with no entry abstained on. {_machine(r)}
+
+{_table(["method", "accuracy", "answered (precision)", "recall", "abstention precision",
+         "abstention recall", "train (s)", "per question (ms)", "retrain for a new entry"], rows)}
+
+The bot uses (b) BM25 without dense vectors: an entry written or edited is answerable as
+soon as the knowledge base is rebuilt (seconds, no retraining; the staff tool needs
+this), and the calibrated probability lets it abstain.
+"""
+
+
 SECTIONS = {"quality": quality_section, "pipelines": pipelines_section, "load": load_section,
             "startup": startup_section, "kb_scale": kb_scale_section,
-            "search": search_section, "soak": soak_section}
+            "search": search_section, "qa_methods": qa_methods_section, "soak": soak_section}
 
 
 def console_table(results: Dict[str, Any]) -> str:

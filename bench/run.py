@@ -27,7 +27,8 @@ from bench.harness import (BaselineBot, MemorySampler, RunningBot, bench_environ
                            resident_mb, run_locust, windowed_p95)
 from bench.kb_scale import kb_scale
 from bench.search_quality import search_quality
-from bench.quality import ask, dev_case_answer_rate, heldout_answer_rate
+from bench.qa_methods import qa_methods
+from bench.quality import BROAD_CASES, ask, dev_case_answer_rate, heldout_answer_rate
 from bench.report import write_report
 from bot.build import MODEL
 from bot.config import ROOT
@@ -71,8 +72,10 @@ def quality() -> Dict[str, Any]:
     """Held-out NLU scores of the current model, and answers end to end."""
     with RunningBot() as bot:
         dev_cases = dev_case_answer_rate(bot.url)
+        broad = dev_case_answer_rate(bot.url, BROAD_CASES)
         heldout = heldout_answer_rate(bot.url)
-    return {"nlu": probe(MODEL), "dev_cases": dev_cases, "heldout_answers": heldout}
+    return {"nlu": probe(MODEL), "dev_cases": dev_cases, "broad_cases": broad,
+            "heldout_answers": heldout}
 
 
 def _word_features(pipeline: List[Dict[str, Any]], use_lemma: bool) -> List[Dict[str, Any]]:
@@ -190,7 +193,7 @@ def _first_answer(url: str) -> str:
 
 BENCHMARKS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "quality": quality, "pipelines": pipelines, "load": load, "startup": startup,
-    "kb_scale": kb_scale, "search": search_quality, "soak": soak}
+    "kb_scale": kb_scale, "search": search_quality, "qa_methods": qa_methods, "soak": soak}
 
 
 def main(argv: List[str]) -> int:

@@ -421,7 +421,9 @@ def entry_answer(entry: QaEntry, procedure: Optional[Procedure], department: Dep
                  ) -> Reply:
     """A specific question answered by its Q&A entry: the answer, whether it differs by
     municipality (with the department to ask), the legal basis, the sources last."""
-    lines = [f"【{procedure.name if procedure else department.name}】", *entry.answer]
+    # The question answered is shown, so a citizen sees at once whether it is theirs.
+    lines = [f"【{procedure.name if procedure else department.name}】",
+             f"Q. {entry.question}", *entry.answer]
     if entry.scope is Scope.local:
         lines.append("くわしい取り扱いは市区町村によって異なります。")
         lines.extend(department_lines(department, municipality))
@@ -429,7 +431,7 @@ def entry_answer(entry: QaEntry, procedure: Optional[Procedure], department: Dep
         lines.append(f"(この取り扱いは{format_date(entry.valid_until)}までです。)")
     if entry.basis:
         lines.append(f"根拠:{entry.basis}")
-    lines.extend(_source_lines(entry.sources))
+    lines.extend(_source_lines(entry.sources, limit=1))
     buttons = [{"title": other.question, "payload": entry_payload(other)}
                for other in related[:RELATED_ENTRIES]]
     if procedure is not None:

@@ -9,48 +9,40 @@ In order:
 4. a service the knowledge base has no procedure for, named more fully than any
    procedure (障害者手帳, 住民税の納付書) → its department;
 5. a life event with no procedure named → its checklist;
-6. a specific question about a procedure: the procedure's notes answer it → the topic
-   section with them; nothing does → say so, with the department to ask;
+6. a specific question about a procedure: the procedure's notes answer it, or the words
+   are ones its facts speak of → the topic section (with the notes); nothing does → say
+   so, with the department to ask;
 7. otherwise the intent decides: a greeting, out of scope, or which procedure was meant.
 
 "Generic" is judged by the words left once the procedure's own names and the phrasing of
-the training data's topic questions (data/nlu/: 「ネットでできますか」「何が必要」) are
-taken away: what is left is what the question is specifically about.
+the training data's topic questions are taken away (knowledge/question_words.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-import yaml
 from sqlalchemy.orm import Session
 
 from bot.nlu.normalise import fold, fold_key
 from bot.nlu.subject import longest_matches, primary_procedure
-from bot.nlu.sudachi import SPLIT_MODES, sudachi_pool
 from knowledge.answers import RELATED_ENTRIES, TOPIC_INTENT, matching_notes
 from knowledge.qa_index import UNCALIBRATED, Calibration, QaIndex
-from knowledge.queries import (content_hash_of, get_departments, get_entries, get_entry,
-                               get_procedure, keyword_owners, qa_calibration)
-from knowledge.schema import Department, Procedure, QaEntry
-from knowledge.search import CONTENT_POS, analyse
+from knowledge.queries import (all_life_events, all_procedures, content_hash_of,
+                               get_departments, get_entries, get_entry, get_procedure,
+                               qa_calibration)
+from knowledge.schema import Department, Note, Procedure, QaEntry
+from knowledge.question_words import QuestionWords
+from knowledge.search import analyse
 
-ROOT = Path(__file__).resolve().parents[1]
-# Training files whose examples are topic questions about a procedure (not small talk
-# or out-of-scope requests).
-TOPIC_DATA = ("online", "documents", "deadline", "fee", "where", "proxy", "overview",
-              "compute_deadline", "life_events")
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
 CANDIDATE_MIN_SHARE = 0.5
-# Words of time, self and reference that say nothing of what is asked (「来月ほかの市に」).
-FILLER = frozenset("他 外 今 今度 来月 先月 今月 来年 今年 去年 昨年 昨日 今日 明日 先週 来週 今週 "
-                   "私 僕 自分 方 件 事 物 時 所 前 後 ところ".split())
-
-
+# A note answers a specific question when it speaks of at least this share of its words.
+NOTE_MIN_COVER = 0.5
+# A word is generic phrasing when at least this many topic examples use it.
 @dataclass
 class Decision:
     """What the bot answers; ``kind`` names it, the other fields what it needs."""
@@ -83,68 +75,6 @@ class Message:
         return [e for e in self.entities if e.get("entity") == name]
 
 
-@lru_cache(maxsize=1)
-def generic_words() -> FrozenSet[str]:
-    """Content words of the training data's topic questions: how citizens ask for a
-    topic (ネット, 必要, 期限, いつまで …), not what a specific question is about."""
-    words = set()
-    for name in TOPIC_DATA:
-        data = yaml.safe_load((ROOT / "data" / "nlu" / f"{name}.yml").read_text("utf-8"))
-        for block in data.get("nlu", []):
-            for line in str(block.get("examples", "")).splitlines():
-                words.update(analyse(line.strip().lstrip("- ")).words)
-    return frozenset(words)
-
-
-def specific_words(text: str, known: FrozenSet[str], pointing: FrozenSet[str] = frozenset()
-                   ) -> Tuple[str, ...]:
-    """The words of ``text`` that are neither in ``known`` nor generic: compounds whole,
-    unless all their parts are known or generic. A word in ``pointing`` (another
-    procedure's keyword: 有効期限 for マイナンバーカード) is specific even if the
-    training data's topic questions use it."""
-    cleaned = text.strip()
-    if not cleaned:
-        return ()
-    tokenizer = sudachi_pool().tokenizer()
-    ignore = known | generic_words() | FILLER
-    left = []
-    for morpheme in tokenizer.tokenize(cleaned, SPLIT_MODES["C"]):
-        if morpheme.part_of_speech()[0] not in CONTENT_POS:
-            continue
-        if morpheme.part_of_speech()[1] in ("数詞", "固有名詞"):
-            continue
-        if fold_key(morpheme.surface()) in pointing or fold_key(morpheme.normalized_form()) in pointing:
-            left.append(morpheme.normalized_form())
-            continue
-        if morpheme.normalized_form() in ignore:
-            continue
-        parts = [m.normalized_form() for m in morpheme.split(SPLIT_MODES["A"])
-                 if m.part_of_speech()[0] in CONTENT_POS]
-        if parts and all(p in ignore for p in parts):
-            continue
-        left.append(morpheme.normalized_form())
-    return tuple(left)
-
-
-def procedure_words(procedure: Procedure) -> FrozenSet[str]:
-    """Words of the procedure's own names and keywords: naming it is not a question."""
-    words = set()
-    for text in (procedure.name, procedure.reading or "", *procedure.aliases, *procedure.keywords):
-        words.update(analyse(text).words)
-    return frozenset(words)
-
-
-@lru_cache(maxsize=4096)
-def _words_of(text: str) -> FrozenSet[str]:
-    return frozenset(analyse(text).words)
-
-
-def fact_words(procedure: Procedure) -> FrozenSet[str]:
-    """Words of everything the procedure's record says (office, online, documents,
-    deadline, fee, proxy, notes)."""
-    return _words_of(procedure.json(ensure_ascii=False, exclude={"sources", "id"}))
-
-
 class Knowledge:
     """The Q&A index and departments of one build of the knowledge base, rebuilt when
     the database's content hash changes (a rebuilt file is used at the next message)."""
@@ -159,11 +89,17 @@ class Knowledge:
         self.departments = {d.id: d for d in get_departments(session)}
         self.services = {fold_key(word): d.id for d in self.departments.values()
                          for word in d.services if fold_key(word)}
-        self.keywords = keyword_owners(session)
+        self.words = QuestionWords(all_procedures(session), all_life_events(session))
+        self._facts: Dict[str, FrozenSet[str]] = {}
 
-    def keywords_except(self, procedure_id: str) -> FrozenSet[str]:
-        """The folded keywords of the other procedures."""
-        return frozenset(k for k, owners in self.keywords.items() if owners != {procedure_id})
+    def fact_words(self, procedure: Procedure) -> FrozenSet[str]:
+        """Words of everything the procedure's record says (office, online, documents,
+        deadline, fee, proxy, notes): what its sections can speak to."""
+        if procedure.id not in self._facts:
+            record = procedure.json(ensure_ascii=False, exclude={"sources", "id", "related"})
+            self._facts[procedure.id] = frozenset(analyse(record).words)
+        return self._facts[procedure.id]
+
 
     @classmethod
     def of(cls, session: Session) -> "Knowledge":
@@ -207,16 +143,14 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     if subject is None and weak and weak[0].get("confidence_entity", 0) > CANDIDATE_MIN_SHARE:
         subject = weak[0]["value"]
     procedure = get_procedure(session, subject) if subject and service is None else None
-    specific = (specific_words(message.text, procedure_words(procedure),
-                               knowledge.keywords_except(procedure.id))
-                if procedure else specific_words(message.text, frozenset()))
+    specific = knowledge.words.focus(message.text, procedure)
     if procedure is not None and not specific and message.intent in TOPIC_INTENT.values():
         return Decision("topic", topic, procedure=procedure)
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
-    candidate = knowledge.index.best(message.text, subject, today) if specific else None
-    if candidate is not None and (service is None
-                                  or candidate.entry.department == service[1].id):
+    pool = (knowledge.words.pointed(specific, procedure) if procedure else None) or subject
+    candidate = knowledge.index.best(message.text, pool, today, specific) if specific else None
+    if candidate is not None:
         return _entry_decision(session, knowledge, candidate.entry, candidate.probability)
     if service is not None:
         return Decision("unknown_service", topic, service=service[0], department=service[1])
@@ -224,11 +158,15 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return _life_event(message, topic, events[0]["value"])
     if procedure is None:
         return _nothing_named(message, topic, [c["value"] for c in weak])
-    if matching_notes(procedure, message.text):
-        return Decision("topic", topic, procedure=procedure)
-    # Words the procedure's own facts speak of (「他の市区町村から」「利用するには」) are
+    # Words the procedure's facts speak of (「他の市区町村から」「利用するには」) are
     # answered by its topic section; words they never use are a question it cannot answer.
-    unexplained = tuple(w for w in specific if w not in fact_words(procedure))
+    # The procedure's notes answer a specific question when they speak of what it is
+    # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯).
+    if any(covers(note_words(note), specific) >= NOTE_MIN_COVER
+           for note in matching_notes(procedure, message.text)):
+        return Decision("topic", topic, procedure=procedure)
+    spoken = knowledge.fact_words(procedure)
+    unexplained = tuple(w for w in specific if w not in spoken or len(specific) > 2)
     if not unexplained:
         if message.intent in TOPIC_INTENT.values() or message.intent == "life_event":
             return Decision("topic", topic, procedure=procedure)
@@ -236,6 +174,26 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     return Decision("no_answer", topic, procedure=procedure,
                     department=knowledge.departments.get(procedure.department),
                     specific=unexplained)
+
+
+@lru_cache(maxsize=2048)
+def _words(text: str) -> FrozenSet[str]:
+    return frozenset(analyse(text).words)
+
+
+def note_words(note: Note) -> FrozenSet[str]:
+    return _words(" ".join([note.text, *note.keywords]))
+
+
+def covers(words: FrozenSet[str], focus: Sequence[str]) -> float:
+    """The share of the focus words (a compound by its parts) that ``words`` has."""
+    if not focus:
+        return 0.0
+    shares = []
+    for word in focus:
+        parts = [p for p in _words(word) if p != word] or [word]
+        shares.append(1.0 if word in words else sum(p in words for p in parts) / len(parts))
+    return sum(shares) / len(shares)
 
 
 def _entry_decision(session: Session, knowledge: Knowledge, entry: QaEntry,

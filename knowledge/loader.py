@@ -30,7 +30,8 @@ from bot.nlu.subject import named_procedure
 from knowledge.db import (AliasRow, Base, DepartmentRow, KeywordRow, LifeEventRow, MetaRow,
                           MunicipalityRow, ProcedureLifeEventRow, ProcedureRow, QaEntryRow,
                           SourceRow, make_engine)
-from knowledge.qa_index import UNCALIBRATED, Calibration, QaIndex, fit_calibration
+from knowledge.qa_index import UNCALIBRATED, Calibration, QaIndex, Question, fit_calibration
+from knowledge.question_words import QuestionWords
 from knowledge.schema import (CalibrationFile, CalibrationQuestion, Department,
                               DepartmentFile, LifeEvent, LifeEventFile, Municipality,
                               Procedure, ProcedureFile, QaEntry, QaFile)
@@ -234,7 +235,7 @@ def content_hash(root: Path = ROOT) -> str:
     tell when the database is stale."""
     digest = hashlib.sha256()
     # The tables, and the matcher whose calibration is fitted into the database.
-    for code in ("db.py", "qa_index.py", "search.py"):
+    for code in ("db.py", "qa_index.py", "question_words.py", "search.py"):
         digest.update(Path(__file__).with_name(code).read_bytes())
     for path in sorted(root.rglob("*.yaml")):
         digest.update(str(path.relative_to(root)).encode())
@@ -242,13 +243,24 @@ def content_hash(root: Path = ROOT) -> str:
     return digest.hexdigest()
 
 
-def calibrate(catalog: Catalog, today: dt.date) -> Tuple[Calibration, Dict[str, float]]:
-    """Fit the Q&A matcher's calibration on the calibration questions, each with the
-    procedure it names as the bot would recognise it."""
+def calibration_questions(catalog: Catalog) -> List[Question]:
+    """Each calibration question with the procedure it names and its focus words, as the
+    bot would find them."""
     aliases = {key: procedure_id for key, procedure_id, _ in catalog.alias_table()}
-    questions = [(q.text, q.entry, named_procedure(q.text, aliases))
-                 for _, q in catalog.calibration]
-    return fit_calibration(QaIndex(catalog.entries), questions, today)
+    procedures = {procedure.id: procedure for procedure in catalog.procedures}
+    words = QuestionWords(catalog.procedures, catalog.life_events)
+    questions = []
+    for _, question in catalog.calibration:
+        named = named_procedure(question.text, aliases)
+        focus = words.focus(question.text, procedures.get(named))
+        pool = (words.pointed(focus, procedures[named]) if named else None) or named
+        questions.append((question.text, question.entry, pool, focus))
+    return questions
+
+
+def calibrate(catalog: Catalog, today: dt.date) -> Tuple[Calibration, Dict[str, float]]:
+    """Fit the Q&A matcher's calibration on the calibration questions."""
+    return fit_calibration(QaIndex(catalog.entries), calibration_questions(catalog), today)
 
 
 def _insert(session: Session, catalog: Catalog, digest: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from knowledge.db import (DepartmentRow, KeywordRow, LifeEventRow, MetaRow, MunicipalityRow,
+from knowledge.db import (DepartmentRow, LifeEventRow, MetaRow, MunicipalityRow,
                           ProcedureLifeEventRow, ProcedureRow, QaEntryRow, make_engine)
 from knowledge.schema import Department, LifeEvent, Municipality, Procedure, QaEntry
 
@@ -111,12 +111,14 @@ def get_departments(session: Session) -> List[Department]:
     return [Department.parse_raw(record) for record in rows.scalars()]
 
 
-def keyword_owners(session: Session) -> Dict[str, Set[str]]:
-    """Folded weak keyword → the procedures that list it."""
-    owners: Dict[str, Set[str]] = {}
-    for key, procedure_id in session.execute(select(KeywordRow.key, KeywordRow.procedure_id)):
-        owners.setdefault(key, set()).add(procedure_id)
-    return owners
+def all_procedures(session: Session) -> List[Procedure]:
+    rows = session.execute(select(ProcedureRow.record).order_by(ProcedureRow.id))
+    return [Procedure.parse_raw(record) for record in rows.scalars()]
+
+
+def all_life_events(session: Session) -> List[LifeEvent]:
+    rows = session.execute(select(LifeEventRow.record).order_by(LifeEventRow.id))
+    return [LifeEvent.parse_raw(record) for record in rows.scalars()]
 
 
 def qa_calibration(session: Session) -> Optional[Dict[str, Any]]:

@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.nlu.normalise import fold_key, normalise
 from bot.nlu.sudachi import SPLIT_MODES, sudachi_pool
-from knowledge.db import ProcedureRow
+from knowledge.queries import all_procedures
 from knowledge.schema import Channel, OnlineStatus, Procedure
 
 # Parts of speech that carry the meaning of a query (no particles, auxiliaries, marks).
@@ -117,10 +116,14 @@ class Bm25Field:
             for term, frequency in Counter(terms).items():
                 postings[term].append((number, frequency))
         self.postings: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+        self.idf: Dict[str, float] = {}
+        # The idf of a term no document has: the most a term can say.
+        self.unseen_idf = math.log(1 + (count + 0.5) / 0.5)
         for term, entries in postings.items():
             numbers = np.array([n for n, _ in entries], dtype=np.int64)
             frequency = np.array([f for _, f in entries], dtype=float)
             idf = math.log(1 + (count - len(entries) + 0.5) / (len(entries) + 0.5))
+            self.idf[term] = idf
             norm = k1 * (1 - b + b * lengths[numbers] / average)
             self.postings[term] = (numbers, idf * frequency * (k1 + 1) / (frequency + norm))
 
@@ -167,8 +170,7 @@ class SearchIndex:
 
     @classmethod
     def from_session(cls, session: Session) -> "SearchIndex":
-        records = session.execute(select(ProcedureRow.record).order_by(ProcedureRow.id))
-        return cls([Procedure.parse_raw(record) for record in records.scalars()])
+        return cls(all_procedures(session))
 
     def search(self, query: str, life_event: Optional[str] = None,
                channel: Optional[str] = None, limit: int = 10) -> List[Hit]:
