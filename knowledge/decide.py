@@ -20,6 +20,7 @@ the training data's topic questions are taken away (knowledge/question_words.py)
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from bot.nlu.normalise import fold, fold_key
 from bot.nlu.subject import longest_matches, primary_procedure
+from bot.privacy import MASK
 from knowledge.answers import RELATED_ENTRIES, TOPIC_INTENT, matching_notes
 from knowledge.qa_index import UNCALIBRATED, Calibration, QaIndex
 from knowledge.queries import (all_life_events, all_procedures, content_hash_of,
@@ -40,6 +42,7 @@ from knowledge.search import analyse
 
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
 CANDIDATE_MIN_SHARE = 0.5
+CLAUSE = re.compile(r"[、。,.!?！？\n]")
 # A note answers a specific question when it speaks of at least this share of its words.
 NOTE_MIN_COVER = 0.5
 # A word is generic phrasing when at least this many topic examples use it.
@@ -143,13 +146,14 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     if subject is None and weak and weak[0].get("confidence_entity", 0) > CANDIDATE_MIN_SHARE:
         subject = weak[0]["value"]
     procedure = get_procedure(session, subject) if subject and service is None else None
-    specific = knowledge.words.focus(message.text, procedure)
+    specific = knowledge.words.focus(question_part(message.text), procedure)
     if procedure is not None and not specific and message.intent in TOPIC_INTENT.values():
         return Decision("topic", topic, procedure=procedure)
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
     pool = (knowledge.words.pointed(specific, procedure) if procedure else None) or subject
-    candidate = knowledge.index.best(message.text, pool, today, specific) if specific else None
+    candidate = (knowledge.index.best(question_part(message.text), pool, today, specific)
+                 if specific else None)
     if candidate is not None:
         return _entry_decision(session, knowledge, candidate.entry, candidate.probability)
     if service is not None:
@@ -174,6 +178,14 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     return Decision("no_answer", topic, procedure=procedure,
                     department=knowledge.departments.get(procedure.department),
                     specific=unexplained)
+
+
+def question_part(text: str) -> str:
+    """The words that carry the question: not a button's payload (/ask_fee{…}), and not
+    the clauses whose personal data the intake masked (「電話は＊＊＊＊」)."""
+    if text.startswith("/"):
+        return ""
+    return "。".join(part for part in CLAUSE.split(text) if MASK not in part)
 
 
 @lru_cache(maxsize=2048)

@@ -56,7 +56,9 @@ def test_answers_and_carries_the_procedure_over(bot):
     # Rasa's REST channel sends the card as its own message after the text.
     card = next(m["custom"] for m in first if "custom" in m)
     assert card["procedure"]["id"] == "shussei_todoke"
-    assert [b["title"] for b in first[0]["buttons"]] == ["期限", "必要なもの", "オンライン", "窓口・場所"]
+    # The overview is a summary (窓口, online, deadline); the rest is behind buttons.
+    assert "■期限:" in first[0]["text"] and "■必要なもの" not in first[0]["text"]
+    assert [b["title"] for b in first[0]["buttons"]] == ["必要なもの", "窓口・場所", "代理人", "手数料"]
     follow_up = say(sender, "期限は?")
     text = follow_up[0]["text"]
     assert text.startswith("【出生届】\n■期限")

@@ -129,6 +129,12 @@ def test_a_generic_question_gets_the_topic_section(ask):
     decision = ask("期限は?", "ask_deadline", carried="shussei_todoke")
     assert (decision.kind, decision.procedure.id, decision.topic) == (
         "topic", "shussei_todoke", "deadline")
+    # A button's payload and the clauses the intake masked are not the question.
+    decision = ask('/ask_fee{"procedure":"juminhyo"}', "ask_fee", carried="juminhyo")
+    assert (decision.kind, decision.procedure.id, decision.topic) == ("topic", "juminhyo", "fee")
+    decision = ask("電話は＊＊＊＊、メールは＊＊＊＊です。転入届の必要なものは?", "ask_documents")
+    assert (decision.kind, decision.procedure.id, decision.topic) == (
+        "topic", "tennyu", "documents")
 
 
 def test_a_specific_question_nothing_answers_is_an_honest_no(ask, kb):
