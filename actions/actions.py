@@ -78,9 +78,11 @@ def compose(session: Any, decision: Decision, message: Message,
         return procedure_answer(decision.procedure, decision.topic, message.text,
                                 municipality)
     if kind == "no_answer":
-        return no_answer(decision.procedure, decision.department, municipality)
+        return no_answer(decision.procedure, decision.department, municipality,
+                         decision.related)
     if kind == "unknown_service":
-        return unknown_service_answer(decision.service, decision.department, municipality)
+        return unknown_service_answer(decision.service, decision.department, municipality,
+                                      decision.related)
     if kind == "life_event":
         event_id = decision.life_event
         return life_event_answer(

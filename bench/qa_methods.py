@@ -156,8 +156,10 @@ def ginza_cosine(entries: Sequence[Any]) -> Optional[Callable[[str, Any], float]
     return cosine
 
 
-def response_selector(catalog: Any, asked: List[Question]) -> Dict[str, Any]:
-    """Rasa's ResponseSelector with a retrieval intent, one sub-intent per entry."""
+def response_selector(entries: Sequence[Any], asked: List[Question], epochs: int = 60
+                      ) -> Dict[str, Any]:
+    """Rasa's ResponseSelector with a retrieval intent, one sub-intent per entry, beside
+    the bot's own pipeline and intents."""
     from bench.quality import parse_all
     import subprocess
     import sys
@@ -166,7 +168,7 @@ def response_selector(catalog: Any, asked: List[Question]) -> Dict[str, Any]:
 
     base = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     pipeline = [*base["pipeline"][:-1],
-                {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 60,
+                {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": epochs,
                  "random_seed": 42}, base["pipeline"][-1]]
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -175,14 +177,14 @@ def response_selector(catalog: Any, asked: List[Question]) -> Dict[str, Any]:
         faq = "\n".join(
             f"- intent: faq/{e.id}\n  examples: |\n"
             + "".join(f"    - {t}\n" for t in (e.question, *e.paraphrases))
-            for e in catalog.entries)
+            for e in entries)
         data = folder / "nlu"
         shutil.copytree(ROOT / "data" / "nlu", data)
         (data / "faq.yml").write_text(f'version: "3.1"\nnlu:\n{faq}', encoding="utf-8")
         domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
         domain["intents"] = [*domain["intents"], "faq"]
         domain["responses"].update({f"utter_faq/{e.id}": [{"text": e.answer[0]}]
-                                    for e in catalog.entries})
+                                    for e in entries})
         (folder / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True),
                                            encoding="utf-8")
         started = time.monotonic()
@@ -208,6 +210,7 @@ def response_selector(catalog: Any, asked: List[Question]) -> Dict[str, Any]:
 
     result = _two_fold(run, asked)
     result["train_s"] = round(trained, 1)
+    result["epochs"] = epochs
     result["retrain_for_a_new_entry"] = True
     result["ms_per_question"] = round(float(np.median(times)), 2)
     return result
@@ -221,7 +224,7 @@ def qa_methods() -> Dict[str, Any]:
     cosine = ginza_cosine(catalog.entries)
     if cosine is not None:
         results["methods"]["bm25_dense"] = bm25(catalog.entries, asked, cosine)
-    results["methods"]["response_selector"] = response_selector(catalog, asked)
+    results["methods"]["response_selector"] = response_selector(catalog.entries, asked)
     return results
 
 

@@ -451,31 +451,50 @@ def entry_answer(entry: QaEntry, procedure: Optional[Procedure], department: Dep
     return Reply("\n".join(lines), buttons, custom)
 
 
+def _suggestion_lines(suggestions: Sequence[QaEntry]) -> List[str]:
+    return ["近いご質問の答えがあります。当てはまるものがあれば、下のボタンから選んでください。"
+            ] if suggestions else []
+
+
+def _with_suggestions(suggestions: Sequence[QaEntry], buttons: List[Dict[str, str]]
+                      ) -> List[Dict[str, str]]:
+    """Near entries first, then the given buttons, at most MAX_BUTTONS."""
+    return ([{"title": e.question, "payload": entry_payload(e)} for e in suggestions]
+            + buttons)[:MAX_BUTTONS]
+
+
 def no_answer(procedure: Optional[Procedure], department: Department,
-              municipality: Optional[Municipality]) -> Reply:
+              municipality: Optional[Municipality], suggestions: Sequence[QaEntry] = ()
+              ) -> Reply:
     """A specific question the knowledge base has no answer for: said plainly, with the
-    procedure's official page and the department to ask. No card: nothing here answers
-    the question. The staff tool lists the question as unanswered."""
+    procedure's official page and the department to ask, and the near entries as
+    buttons. No card: nothing here answers the question. The staff tool lists the
+    question as unanswered."""
     lines = ([f"【{procedure.name}】"] if procedure else []) + [
         "申し訳ありません。そのご質問にお答えできる情報を、まだ持っていません。",
+        *_suggestion_lines(suggestions),
         "担当の窓口にお問い合わせください。", *department_lines(department, municipality)]
     if procedure is not None:
         lines.append(f"公式ページ:{procedure.sources[0].title} {procedure.sources[0].url}")
     lines.append("いただいたご質問は、担当者が確認して今後の案内に役立てます。")
     buttons = ([{"title": f"{short_name(procedure)}の概要",
                  "payload": payload("ask_overview", procedure.id)}] if procedure else [])
-    buttons.append(HANDOFF_BUTTON)
-    return Reply("\n".join(lines), buttons,
+    return Reply("\n".join(lines), _with_suggestions(suggestions, [*buttons, HANDOFF_BUTTON]),
                  {"type": "no_answer", "procedure": procedure.id if procedure else None,
                   "department": department.id}, unanswered=True)
 
 
 def unknown_service_answer(service: str, department: Department,
-                           municipality: Optional[Municipality]) -> Reply:
-    """A public service the knowledge base has no procedure for: who handles it."""
-    lines = [f"申し訳ありません。「{service}」のご案内は、まだこのチャットの知識にありません。",
-             "担当の窓口にお問い合わせください。", *department_lines(department, municipality),
+                           municipality: Optional[Municipality],
+                           suggestions: Sequence[QaEntry] = ()) -> Reply:
+    """A public service the knowledge base has no procedure for: who handles it, and the
+    entries it has on the service that may be what was asked."""
+    first = (f"申し訳ありません。「{service}」について、そのご質問にお答えできる情報を、"
+             "まだ持っていません。" if suggestions else
+             f"申し訳ありません。「{service}」のご案内は、まだこのチャットの知識にありません。")
+    lines = [first, *_suggestion_lines(suggestions), "担当の窓口にお問い合わせください。",
+             *department_lines(department, municipality),
              "いただいたご質問は、担当者が確認して今後の案内に役立てます。"]
-    return Reply("\n".join(lines), [HANDOFF_BUTTON],
+    return Reply("\n".join(lines), _with_suggestions(suggestions, [HANDOFF_BUTTON]),
                  {"type": "no_answer", "service": service, "department": department.id},
                  unanswered=True)

@@ -43,6 +43,10 @@ from knowledge.search import analyse
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
 CANDIDATE_MIN_SHARE = 0.5
 CLAUSE = re.compile(r"[、。,.!?！？\n]")
+# Entries offered as buttons when none is likely enough to answer with: at most this
+# many, each at least this likely to be the one meant.
+SUGGESTIONS = 2
+SUGGEST_MIN_PROBABILITY = 0.3
 # A note answers a specific question when it speaks of at least this share of its words.
 NOTE_MIN_COVER = 0.5
 # A word is generic phrasing when at least this many topic examples use it.
@@ -152,12 +156,18 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
     pool = (knowledge.words.pointed(specific, procedure) if procedure else None) or subject
-    candidate = (knowledge.index.best(question_part(message.text), pool, today, specific)
-                 if specific else None)
+    found = (knowledge.index.candidates(question_part(message.text), pool, today, specific)
+             if specific else [])
+    threshold = knowledge.index.calibration.threshold
+    candidate = next((c for c in found if c.probability >= threshold), None)
     if candidate is not None:
         return _entry_decision(session, knowledge, candidate.entry, candidate.probability)
+    # Not likely enough to answer with, but worth offering as the question it may be.
+    near = list({c.entry.id: c.entry for c in found
+                 if c.probability >= SUGGEST_MIN_PROBABILITY}.values())[:SUGGESTIONS]
     if service is not None:
-        return Decision("unknown_service", topic, service=service[0], department=service[1])
+        return Decision("unknown_service", topic, service=service[0], department=service[1],
+                        related=near)
     if procedure_id is None and events and (message.intent == "life_event" or subject is None):
         return _life_event(message, topic, events[0]["value"])
     if procedure is None:
@@ -177,7 +187,7 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return Decision("clarify_topic", topic, procedure=procedure)
     return Decision("no_answer", topic, procedure=procedure,
                     department=knowledge.departments.get(procedure.department),
-                    specific=unexplained)
+                    specific=unexplained, related=near)
 
 
 def question_part(text: str) -> str:

@@ -143,8 +143,10 @@ def test_a_specific_question_nothing_answers_is_an_honest_no(ask, kb):
     assert "犬" in decision.specific
     with kb.session() as session:
         reply = no_answer(decision.procedure, decision.department,
-                          get_municipality(session, "sample"))
+                          get_municipality(session, "sample"), decision.related)
     assert reply.unanswered and reply.custom["type"] == "no_answer"
+    assert reply.buttons[-1] == {"title": "職員と話したい", "payload": "/human_handoff"}
+    assert len(reply.buttons) == 2 + len(decision.related) <= 4
     assert "まだ持っていません" in reply.text and "担当:市民課(サンプル)" in reply.text
     assert "電話:000-000-0000(サンプル)" in reply.text
     assert "公式ページ:" in reply.text and "■" not in reply.text

@@ -262,6 +262,11 @@ def test_unanswered_questions_are_grouped_counted_linked_and_exported(public_bot
     assert sorted(weather["examples"]) == ["明日の天気を教えて", "明日の天気を教えてください"]
     unhelpful = groups_by_text(staff)["住民票はどこでもらえますか"]
     assert unhelpful["count"] == 2 and unhelpful["reasons"][0]["reason"] == "unhelpful"
+    # A specific question the bot has no answer for is listed too.
+    public_bot.rest.say(uuid.uuid4().hex, "転入届の窓口にペットの犬を連れて行ってもいいですか")
+    no_answer = eventually(lambda: groups_by_text(staff).get(
+        "転入届の窓口にペットの犬を連れて行ってもいいですか"))
+    assert no_answer["reasons"][0]["reason"] == "no_answer"
     assert unhelpful["first_seen"] <= unhelpful["last_seen"]
 
     status, body = staff.post(f"/staff/api/unanswered/{weather['id']}/link",
