@@ -157,8 +157,10 @@ async def test_life_event_with_a_named_procedure_answers_the_procedure(kb, make_
                             make_tracker("海外に引っ越すとき、マイナンバーカードはどうなる?",
                                          "life_event"))
     text = texts(messages)
-    assert "【マイナンバーカードの交付申請・受け取り】" in text
-    assert "出国の前日までに手続きをすれば、マイナンバーカードを継続利用できます" in text
+    # Answered by the entry on keeping the card abroad, not the moving checklist.
+    assert text.startswith("【マイナンバーカードの継続利用・住所変更(券面の書き換え)】")
+    assert "国外転出届のときに申請すれば、マイナンバーカードを国外でも使い続けられます" in text
+    assert "引っ越しのときの主な手続き" not in text
 
 
 async def test_compute_deadline_for_a_move(kb, make_tracker):
