@@ -105,41 +105,47 @@ def _validate(model: type, name: str, raw: Any, kind: str) -> Optional[BaseModel
         ) from error
 
 
+def _read_items(root: Path, folder: str, model: type, kind: str, field: str,
+                origin: Dict[str, str], problems: List[str]) -> List[Any]:
+    """Every item of every file in ``folder``, validated; an id used twice is a problem."""
+    items = []
+    for path in sorted((root / folder).glob("*.yaml")):
+        try:
+            name, raw = _read_yaml(path, root)
+            parsed = _validate(model, name, raw, kind)
+        except KnowledgeError as error:
+            problems.extend(error.problems)
+            continue
+        for item in getattr(parsed, field):
+            if item.id in origin:
+                problems.append(f"{name}: {kind} '{item.id}': field 'id': "
+                                f"already used in {origin[item.id]}")
+                continue
+            origin[item.id] = name
+            items.append(item)
+    return items
+
+
+def _read_file(root: Path, file: str, model: type, kind: str, field: str,
+               problems: List[str]) -> List[Any]:
+    try:
+        name, raw = _read_yaml(root / file, root)
+        return getattr(_validate(model, name, raw, kind), field)
+    except (KnowledgeError, FileNotFoundError) as error:
+        problems.extend(getattr(error, "problems", [f"{root / file}: missing"]))
+        return []
+
+
 def load_catalog(root: Path = ROOT) -> Catalog:
     """Read and validate every knowledge file under ``root``; raise KnowledgeError."""
     catalog = Catalog()
     problems: List[str] = []
-    files = sorted((root / "procedures").glob("*.yaml"))
-    if not files:
+    if not list((root / "procedures").glob("*.yaml")):
         raise KnowledgeError([f"{root / 'procedures'}: no procedure files found"])
-    for path in files:
-        try:
-            name, raw = _read_yaml(path, root)
-            parsed = _validate(ProcedureFile, name, raw, "procedure")
-        except KnowledgeError as error:
-            problems.extend(error.problems)
-            continue
-        for procedure in parsed.procedures:
-            if procedure.id in catalog.origin:
-                problems.append(f"{name}: procedure '{procedure.id}': field 'id': "
-                                f"already used in {catalog.origin[procedure.id]}")
-                continue
-            catalog.origin[procedure.id] = name
-            catalog.procedures.append(procedure)
-    for path in sorted((root / "qa").glob("*.yaml")):
-        try:
-            name, raw = _read_yaml(path, root)
-            parsed = _validate(QaFile, name, raw, "entry")
-        except KnowledgeError as error:
-            problems.extend(error.problems)
-            continue
-        for entry in parsed.entries:
-            if entry.id in catalog.entry_origin:
-                problems.append(f"{name}: entry '{entry.id}': field 'id': "
-                                f"already used in {catalog.entry_origin[entry.id]}")
-                continue
-            catalog.entry_origin[entry.id] = name
-            catalog.entries.append(entry)
+    catalog.procedures = _read_items(root, "procedures", ProcedureFile, "procedure",
+                                     "procedures", catalog.origin, problems)
+    catalog.entries = _read_items(root, "qa", QaFile, "entry", "entries", catalog.entry_origin,
+                                  problems)
     for path in sorted((root / "qa_calibration").glob("*.yaml")):
         try:
             name, raw = _read_yaml(path, root)
@@ -148,16 +154,10 @@ def load_catalog(root: Path = ROOT) -> Catalog:
             problems.extend(error.problems)
             continue
         catalog.calibration.extend((name, question) for question in parsed.queries)
-    try:
-        name, raw = _read_yaml(root / "departments.yaml", root)
-        catalog.departments = _validate(DepartmentFile, name, raw, "department").departments
-    except (KnowledgeError, FileNotFoundError) as error:
-        problems.extend(getattr(error, "problems", [f"{root / 'departments.yaml'}: missing"]))
-    try:
-        name, raw = _read_yaml(root / "life_events.yaml", root)
-        catalog.life_events = _validate(LifeEventFile, name, raw, "life event").life_events
-    except (KnowledgeError, FileNotFoundError) as error:
-        problems.extend(getattr(error, "problems", [f"{root / 'life_events.yaml'}: missing"]))
+    catalog.departments = _read_file(root, "departments.yaml", DepartmentFile, "department",
+                                     "departments", problems)
+    catalog.life_events = _read_file(root, "life_events.yaml", LifeEventFile, "life event",
+                                     "life_events", problems)
     for path in sorted((root / "municipalities").glob("*.yaml")):
         try:
             name, raw = _read_yaml(path, root)

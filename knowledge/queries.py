@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +16,9 @@ from sqlalchemy.pool import NullPool
 from knowledge.db import (DepartmentRow, LifeEventRow, MetaRow, MunicipalityRow,
                           ProcedureLifeEventRow, ProcedureRow, QaEntryRow, make_engine)
 from knowledge.schema import Department, LifeEvent, Municipality, Procedure, QaEntry
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class KnowledgeBaseUnavailable(Exception):
@@ -95,10 +99,15 @@ def get_municipality(session: Session, municipality_id: str) -> Optional[Municip
     return Municipality.parse_raw(row.record) if row else None
 
 
+def _records(session: Session, column: Any, order: Any, model: Type[M]) -> List[M]:
+    """Every validated record of a table, as its model, in ``order``."""
+    return [model.parse_raw(record)
+            for record in session.execute(select(column).order_by(order)).scalars()]
+
+
 def get_entries(session: Session) -> List[QaEntry]:
     """Every Q&A entry, in file order (the matcher filters by date itself)."""
-    rows = session.execute(select(QaEntryRow.record).order_by(QaEntryRow.position))
-    return [QaEntry.parse_raw(record) for record in rows.scalars()]
+    return _records(session, QaEntryRow.record, QaEntryRow.position, QaEntry)
 
 
 def get_entry(session: Session, entry_id: str) -> Optional[QaEntry]:
@@ -107,18 +116,15 @@ def get_entry(session: Session, entry_id: str) -> Optional[QaEntry]:
 
 
 def get_departments(session: Session) -> List[Department]:
-    rows = session.execute(select(DepartmentRow.record).order_by(DepartmentRow.id))
-    return [Department.parse_raw(record) for record in rows.scalars()]
+    return _records(session, DepartmentRow.record, DepartmentRow.id, Department)
 
 
 def all_procedures(session: Session) -> List[Procedure]:
-    rows = session.execute(select(ProcedureRow.record).order_by(ProcedureRow.id))
-    return [Procedure.parse_raw(record) for record in rows.scalars()]
+    return _records(session, ProcedureRow.record, ProcedureRow.id, Procedure)
 
 
 def all_life_events(session: Session) -> List[LifeEvent]:
-    rows = session.execute(select(LifeEventRow.record).order_by(LifeEventRow.id))
-    return [LifeEvent.parse_raw(record) for record in rows.scalars()]
+    return _records(session, LifeEventRow.record, LifeEventRow.id, LifeEvent)
 
 
 def qa_calibration(session: Session) -> Optional[Dict[str, Any]]:
