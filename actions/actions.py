@@ -7,6 +7,8 @@ constructor, so tests inject a real test database; the action server builds them
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, Dict, List, Optional, Text
 from zoneinfo import ZoneInfo
@@ -24,7 +26,7 @@ from knowledge.answers import (CHECKLIST_LIMIT, Reply, ask_for_date, clarify_pro
                                handoff_answer, handoff_queued_answer, life_event_answer,
                                no_answer, no_rule_answer, procedure_answer,
                                unknown_service_answer)
-from knowledge.decide import Decision, Message, decide
+from knowledge.decide import Decision, Knowledge, Message, decide
 from knowledge.deadlines import due_date
 from knowledge.queries import (KnowledgeBase, count_procedures_for_life_event,
                                get_life_event, get_municipality,
@@ -36,6 +38,7 @@ HANDOFF_CHANNELS = ("widget", "line")
 _SHARED_KB: Optional[KnowledgeBase] = None
 # The action server logs what actions log; personal data in it is masked.
 install_log_masking()
+logger = logging.getLogger(__name__)
 
 
 def shared_knowledge_base() -> KnowledgeBase:
@@ -44,6 +47,16 @@ def shared_knowledge_base() -> KnowledgeBase:
     if _SHARED_KB is None:
         _SHARED_KB = KnowledgeBase(load_settings().knowledge_db_url)
     return _SHARED_KB
+
+
+def _warm_up() -> None:
+    """Build the Q&A index (a few seconds) when the action server starts, not on the
+    first citizen's message; a missing knowledge base is reported by the launcher."""
+    try:
+        with shared_knowledge_base().session() as session:
+            Knowledge.of(session)
+    except Exception:  # noqa: BLE001 - the first message builds it, or reports the error
+        logger.info("Q&A index not built at start; it is built on the first question")
 
 
 def today_in_japan() -> dt.date:
@@ -263,3 +276,8 @@ class ActionClarify(ActionAnswer):
 
     def name(self) -> Text:
         return "action_clarify"
+
+
+
+# The action server imports this module once, at start.
+threading.Thread(target=_warm_up, name="qa-index-warm-up", daemon=True).start()

@@ -22,7 +22,7 @@ from bench.harness import percentile
 from bot.build import EVAL_CASES
 from bot.config import ROOT
 from bot.nlu.normalise import fold_key
-from knowledge.answers import TOPIC_INTENT
+from knowledge.answers import TOPIC_INTENT, is_answer_card
 
 HELDOUT = ROOT / "bench" / "heldout" / "nlu.yml"
 TRAINING = ROOT / "data" / "nlu"
@@ -117,10 +117,11 @@ def ask(url: str, text: str) -> List[Dict[str, Any]]:
 
 
 def answered(messages: List[Dict[str, Any]], procedure: str, topic: str) -> bool:
-    """The bot answered this procedure's question: its card, on the asked topic."""
-    cards = [m["custom"] for m in messages if isinstance(m.get("custom"), dict)]
-    return any(c.get("procedure", {}).get("id") == procedure and c.get("topic") == topic
-               for c in cards)
+    """The bot answered this procedure's question: its card, on the asked topic or with
+    one of its Q&A entries."""
+    cards = [m["custom"] for m in messages if is_answer_card(m.get("custom"))]
+    return any((c.get("procedure") or {}).get("id") == procedure
+               and c.get("topic") in (topic, "qa") for c in cards)
 
 
 def heldout_answer_rate(url: str) -> Dict[str, Any]:

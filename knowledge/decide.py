@@ -49,13 +49,14 @@ SUGGESTIONS = 2
 SUGGEST_MIN_PROBABILITY = 0.3
 # A note answers a specific question when it speaks of at least this share of its words.
 NOTE_MIN_COVER = 0.5
-# A word is generic phrasing when at least this many topic examples use it.
+
+
 @dataclass
 class Decision:
     """What the bot answers; ``kind`` names it, the other fields what it needs."""
 
     kind: str  # entry | topic | no_answer | unknown_service | life_event | clarify_topic
-    #            | clarify_procedure | greeting | out_of_scope
+    #            | clarify_procedure | greeting | out_of_scope (see decide())
     topic: str = "overview"
     procedure: Optional[Procedure] = None
     entry: Optional[QaEntry] = None
@@ -106,7 +107,6 @@ class Knowledge:
             record = procedure.json(ensure_ascii=False, exclude={"sources", "id", "related"})
             self._facts[procedure.id] = frozenset(analyse(record).words)
         return self._facts[procedure.id]
-
 
     @classmethod
     def of(cls, session: Session) -> "Knowledge":
