@@ -160,7 +160,9 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
              if specific else [])
     threshold = knowledge.index.calibration.threshold
     candidate = next((c for c in found if c.probability >= threshold), None)
-    if candidate is not None:
+    # With a service named, only an entry of the service's own department answers it.
+    if candidate is not None and (service is None or _department_of(
+            session, candidate.entry) == service[1].id):
         return _entry_decision(session, knowledge, candidate.entry, candidate.probability)
     # Not likely enough to answer with, but worth offering as the question it may be.
     near = list({c.entry.id: c.entry for c in found
@@ -218,10 +220,15 @@ def covers(words: FrozenSet[str], focus: Sequence[str]) -> float:
     return sum(shares) / len(shares)
 
 
+def _department_of(session: Session, entry: QaEntry) -> Optional[str]:
+    procedure = get_procedure(session, entry.procedure) if entry.procedure else None
+    return procedure.department if procedure else entry.department
+
+
 def _entry_decision(session: Session, knowledge: Knowledge, entry: QaEntry,
                     probability: Optional[float]) -> Decision:
     procedure = get_procedure(session, entry.procedure) if entry.procedure else None
-    department_id = procedure.department if procedure else entry.department
+    department_id = _department_of(session, entry)
     return Decision("entry", "qa", procedure=procedure, entry=entry,
                     related=knowledge.index.related(entry, RELATED_ENTRIES),
                     department=knowledge.departments.get(department_id),
