@@ -49,6 +49,8 @@ SUGGESTIONS = 2
 SUGGEST_MIN_PROBABILITY = 0.3
 # A note answers a specific question when it speaks of at least this share of its words.
 NOTE_MIN_COVER = 0.5
+# A word at least this many entries use is an ordinary way of asking, not a specific point.
+COMMON_IN_ENTRIES = 5
 
 
 @dataclass
@@ -174,15 +176,17 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return _life_event(message, topic, events[0]["value"])
     if procedure is None:
         return _nothing_named(message, topic, [c["value"] for c in weak])
-    # Words the procedure's facts speak of (「他の市区町村から」「利用するには」) are
-    # answered by its topic section; words they never use are a question it cannot answer.
     # The procedure's notes answer a specific question when they speak of what it is
     # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯).
     if any(covers(note_words(note), specific) >= NOTE_MIN_COVER
            for note in matching_notes(procedure, message.text)):
         return Decision("topic", topic, procedure=procedure)
+    # Words the procedure's facts speak of (「他の市区町村から」「利用するには」), or that many
+    # entries use (費用, 提出, 可能, 家族: ordinary ways of asking), are answered by its
+    # topic section; a rare word it never uses (夫婦別姓) is a question it cannot answer.
     spoken = knowledge.fact_words(procedure)
-    unexplained = tuple(w for w in specific if w not in spoken or len(specific) > 2)
+    unexplained = tuple(w for w in specific if len(specific) > 2 or (
+        w not in spoken and knowledge.index.entries_with(w) < COMMON_IN_ENTRIES))
     if not unexplained:
         if message.intent in TOPIC_INTENT.values() or message.intent == "life_event":
             return Decision("topic", topic, procedure=procedure)

@@ -103,6 +103,7 @@ class QaIndex:
             for word in words:
                 frequency[word] += 1
         count = max(len(self.entries), 1)
+        self._frequency = dict(frequency)
         self._idf = {w: math.log(1 + count / f) for w, f in frequency.items()}
         self._unseen_idf = math.log(1 + count)
         self._part_cache: Dict[str, List[str]] = {}
@@ -112,6 +113,14 @@ class QaIndex:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def entries_with(self, word: str) -> int:
+        """How many entries use ``word`` (or, for a compound they never use whole, its
+        rarest part)."""
+        if word in self._frequency:
+            return self._frequency[word]
+        parts = self._parts(word)
+        return min((self._frequency.get(p, 0) for p in parts), default=0)
 
     def _weight(self, words: Iterable[str]) -> float:
         return sum(self._idf.get(w, self._unseen_idf) for w in words)

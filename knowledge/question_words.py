@@ -30,10 +30,12 @@ LIGHT = ("数詞", "固有名詞", "非自立可能", "助動詞語幹")
 GENERIC_MIN_EXAMPLES = 2
 # ... and always, even when it is part of a procedure's name, when this many use it.
 CORE_MIN_EXAMPLES = 5
-# Words of time, self and reference that say nothing of what is asked (「来月ほかの市に」).
+# Words of time, self and reference that say nothing of what is asked (「来月ほかの市に」),
+# and everyday ways of asking for a topic the training data does not happen to use.
 FILLER = frozenset("他 外 今 今度 来月 先月 今月 来年 今年 去年 昨年 昨日 今日 明日 先週 来週 今週 "
                    "私 僕 自分 方 件 事 物 時 所 前 後 ところ 役所 役場 市役所 区役所 町役場 村役場 "
-                   "市区町村 市町村 発行 利用".split())
+                   "市区町村 市町村 発行 利用 さん 本当 説明 取得 代わる 締め切る 締切 "
+                   "ウェブ インターネット 電子 マイナポ".split())
 
 
 @lru_cache(maxsize=1)
