@@ -129,6 +129,9 @@ def test_a_generic_question_gets_the_topic_section(ask):
     decision = ask("期限は?", "ask_deadline", carried="shussei_todoke")
     assert (decision.kind, decision.procedure.id, decision.topic) == (
         "topic", "shussei_todoke", "deadline")
+    # Ordinary words many entries use (費用, 提出) do not make a question specific.
+    decision = ask("住民票の写しを取るのに費用はかかりますか", "ask_fee")
+    assert (decision.kind, decision.procedure.id, decision.topic) == ("topic", "juminhyo", "fee")
     # A button's payload and the clauses the intake masked are not the question.
     decision = ask('/ask_fee{"procedure":"juminhyo"}', "ask_fee", carried="juminhyo")
     assert (decision.kind, decision.procedure.id, decision.topic) == ("topic", "juminhyo", "fee")
