@@ -325,10 +325,11 @@ abstention recall: questions with no entry abstained on. {_machine(r)}
 The ResponseSelector is compared on a fixed sample of the entries ({sample.get('questions')}
 questions): at Rasa's default {epochs} epochs a model of all the entries takes over an
 hour to train here, and with 60 epochs (20 minutes) it had not learnt them. The bot uses
-(b) BM25 without dense vectors: more accurate and far better at knowing when it has no
-answer than the ResponseSelector, the dense vectors add nothing measurable, and an
-entry written or edited is answerable as soon as the knowledge base is rebuilt (seconds,
-no retraining; the staff tool needs this).
+(b) BM25 without dense vectors: on the same sample it puts the right entry first more
+often than the ResponseSelector, answers about twice as many questions right at the same
+precision, and more of its abstentions are justified; the dense vectors add nothing
+measurable; and an entry written or edited is answerable as soon as the knowledge base is
+rebuilt (seconds, no retraining; the staff tool needs this).
 """
 
 
