@@ -37,7 +37,7 @@ from knowledge.queries import (all_life_events, all_procedures, content_hash_of,
                                get_departments, get_entries, get_entry, get_procedure,
                                qa_calibration)
 from knowledge.schema import Department, Note, Procedure, QaEntry
-from knowledge.question_words import QuestionWords
+from knowledge.question_words import QuestionWords, focus_share
 from knowledge.search import analyse
 
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
@@ -152,14 +152,14 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     if subject is None and weak and weak[0].get("confidence_entity", 0) > CANDIDATE_MIN_SHARE:
         subject = weak[0]["value"]
     procedure = get_procedure(session, subject) if subject and service is None else None
-    specific = knowledge.words.focus(question_part(message.text), procedure)
+    question = question_part(message.text)
+    specific = knowledge.words.focus(question, procedure)
     if procedure is not None and not specific and message.intent in TOPIC_INTENT.values():
         return Decision("topic", topic, procedure=procedure)
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
     pool = (knowledge.words.pointed(specific, procedure) if procedure else None) or subject
-    found = (knowledge.index.candidates(question_part(message.text), pool, today, specific)
-             if specific else [])
+    found = knowledge.index.candidates(question, pool, today, specific) if specific else []
     threshold = knowledge.index.calibration.threshold
     candidate = next((c for c in found if c.probability >= threshold), None)
     # With a service named, only an entry of the service's own department answers it.
@@ -178,7 +178,7 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return _nothing_named(message, topic, [c["value"] for c in weak])
     # The procedure's notes answer a specific question when they speak of what it is
     # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯).
-    if any(covers(note_words(note), specific) >= NOTE_MIN_COVER
+    if any(focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
            for note in matching_notes(procedure, message.text)):
         return Decision("topic", topic, procedure=procedure)
     # Words the procedure's facts speak of (「他の市区町村から」「利用するには」), or that many
@@ -211,17 +211,6 @@ def _words(text: str) -> FrozenSet[str]:
 
 def note_words(note: Note) -> FrozenSet[str]:
     return _words(" ".join([note.text, *note.keywords]))
-
-
-def covers(words: FrozenSet[str], focus: Sequence[str]) -> float:
-    """The share of the focus words (a compound by its parts) that ``words`` has."""
-    if not focus:
-        return 0.0
-    shares = []
-    for word in focus:
-        parts = [p for p in _words(word) if p != word] or [word]
-        shares.append(1.0 if word in words else sum(p in words for p in parts) / len(parts))
-    return sum(shares) / len(shares)
 
 
 def _department_of(session: Session, entry: QaEntry) -> Optional[str]:

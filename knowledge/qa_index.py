@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from knowledge.question_words import focus_share, word_parts
 from knowledge.schema import QaEntry
 from knowledge.search import WAYS, Analysis, Bm25Field, analyse
 
@@ -106,7 +107,6 @@ class QaIndex:
         self._frequency = dict(frequency)
         self._idf = {w: math.log(1 + count / f) for w, f in frequency.items()}
         self._unseen_idf = math.log(1 + count)
-        self._part_cache: Dict[str, List[str]] = {}
         self._by_procedure: Dict[str, List[int]] = defaultdict(list)
         for number, entry in enumerate(self.entries):
             self._by_procedure[entry.procedure or f"department:{entry.department}"].append(number)
@@ -119,8 +119,7 @@ class QaIndex:
         rarest part)."""
         if word in self._frequency:
             return self._frequency[word]
-        parts = self._parts(word)
-        return min((self._frequency.get(p, 0) for p in parts), default=0)
+        return min((self._frequency.get(p, 0) for p in word_parts(word)), default=0)
 
     def _weight(self, words: Iterable[str]) -> float:
         return sum(self._idf.get(w, self._unseen_idf) for w in words)
@@ -131,26 +130,6 @@ class QaIndex:
         return sum(WAY_WEIGHTS[way] * (1 + ANSWER_WEIGHT) * sum(
             self._phrasings[way].idf.get(term, self._phrasings[way].unseen_idf)
             for term in set(getattr(query, way))) for way in WAYS)
-
-    def _focus_covered(self, focus: Sequence[str], entry_words: Set[str]) -> float:
-        """How much of what the question is specifically about the entry speaks of: a
-        compound (海外出張) counts by its parts (海外, 出張) when it is not there whole."""
-        total = covered = 0.0
-        for word in focus:
-            weight = self._weight([word])
-            total += weight
-            if word in entry_words:
-                covered += weight
-                continue
-            parts = self._parts(word)
-            if parts:
-                covered += weight * sum(p in entry_words for p in parts) / len(parts)
-        return covered / total if total else 0.0
-
-    def _parts(self, word: str) -> List[str]:
-        if word not in self._part_cache:
-            self._part_cache[word] = [w for w in analyse(word).words if w != word]
-        return self._part_cache[word]
 
     def _scores(self, query: Analysis) -> np.ndarray:
         phrasing = np.zeros(len(self._phrasing_entry))
@@ -166,7 +145,8 @@ class QaIndex:
                   procedure_id: Optional[str], focus: Sequence[str]) -> Tuple[float, ...]:
         words = set(query.words)
         covered = self._weight(words & self._entry_words[number]) / (self._weight(words) or 1)
-        focused = self._focus_covered(focus, self._entry_words[number])
+        # How much of what the question is specifically about the entry speaks of.
+        focused = focus_share(focus, self._entry_words[number], lambda w: self._weight([w]))
         said = max((self._weight(p & words) / (self._weight(p) or 1)
                     for p, n in zip(self._phrasing_words, self._phrasing_entry) if n == number),
                    default=0.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -56,6 +56,28 @@ def generic_words() -> FrozenSet[str]:
     about (a word one example happens to use, such as 海外, is not generic)."""
     return frozenset(word for word, count in topic_word_counts().items()
                      if count >= GENERIC_MIN_EXAMPLES)
+
+
+@lru_cache(maxsize=4096)
+def word_parts(word: str) -> Tuple[str, ...]:
+    """The parts of a compound (海外出張 → 海外, 出張); none for a simple word."""
+    return tuple(w for w in analyse(word).words if w != word)
+
+
+def focus_share(focus: Sequence[str], words: Set[str],
+                weight: Optional[Callable[[str], float]] = None) -> float:
+    """The share of the focus words that ``words`` has (each weighted by ``weight``, 1 by
+    default): a compound counts by its parts when it is not there whole."""
+    total = covered = 0.0
+    for word in focus:
+        share = weight(word) if weight else 1.0
+        total += share
+        if word in words:
+            covered += share
+        elif word_parts(word):
+            parts = word_parts(word)
+            covered += share * sum(p in words for p in parts) / len(parts)
+    return covered / total if total else 0.0
 
 
 def specific_words(text: str, known: FrozenSet[str], pointing: FrozenSet[str] = frozenset(),
