@@ -23,6 +23,8 @@ BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 BASELINE = ROOT / "bench" / "baseline"
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 RASA_PORT, ACTION_PORT = 16005, 16055
+# Honest training times: Rasa's training cache would reuse earlier work.
+NO_CACHE = {**os.environ, "RASA_MAX_CACHE_SIZE": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def resident_mb(processes: Iterable[psutil.Process]) -> float:

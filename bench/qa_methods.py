@@ -24,6 +24,8 @@ import datetime as dt
 import json
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import yaml
 
+from bench.harness import NO_CACHE
+from bench.quality import parse_all
 from bot.config import ROOT
 from knowledge.loader import calibration_questions, load_catalog
 from knowledge.qa_index import (Calibration, Labelled, QaIndex, Question, fit_logistic,
@@ -162,12 +166,6 @@ def response_selector(entries: Sequence[Any], asked: List[Question], epochs: int
                       ) -> Dict[str, Any]:
     """Rasa's ResponseSelector with a retrieval intent, one sub-intent per entry, beside
     the bot's own pipeline and intents."""
-    from bench.quality import parse_all
-    import subprocess
-    import sys
-
-    from bench.run import NO_CACHE
-
     base = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     pipeline = [*base["pipeline"][:-1],
                 {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": epochs,

@@ -23,8 +23,8 @@ from typing import Any, Callable, Dict, List
 import psutil
 import yaml
 
-from bench.harness import (BaselineBot, MemorySampler, RunningBot, bench_environment, machine,
-                           resident_mb, run_locust, windowed_p95)
+from bench.harness import (NO_CACHE, BaselineBot, MemorySampler, RunningBot, bench_environment,
+                           machine, resident_mb, run_locust, windowed_p95)
 from bench.kb_scale import kb_scale
 from bench.search_quality import search_quality
 from bench.qa_methods import qa_methods
@@ -57,8 +57,6 @@ def soak() -> Dict[str, Any]:
             "memory_growth_mb": round(sum(after.values()) - sum(before.values()), 1)}
 
 
-# Honest training times: Rasa's training cache would reuse earlier work.
-NO_CACHE = {**os.environ, "RASA_MAX_CACHE_SIZE": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def probe(model: Path) -> Dict[str, Any]:
