@@ -98,10 +98,10 @@ def bm25(entries: Sequence[Any], asked: List[Question],
     index = QaIndex(entries)
 
     def features(question: Question) -> List[Tuple[Any, Tuple[float, ...]]]:
-        text, _, procedure_id, focus = question
+        text, _, procedures, focus = question
         if not focus:  # never matched to an entry by the bot (knowledge/decide.py)
             return []
-        found = index.candidates(text, procedure_id, TODAY, focus)
+        found = index.candidates(text, procedures, TODAY, focus)
         if extra is None:
             return [(c.entry, c.features) for c in found]
         return [(c.entry, (*c.features, extra(text, c.entry))) for c in found]
@@ -129,8 +129,8 @@ def bm25(entries: Sequence[Any], asked: List[Question],
     result["train_s"] = round(built, 2)
     result["retrain_for_a_new_entry"] = False
     started = time.perf_counter()
-    for text, _, procedure_id, focus in asked:
-        index.candidates(text, procedure_id, TODAY, focus)
+    for text, _, procedures, focus in asked:
+        index.candidates(text, procedures, TODAY, focus)
     result["ms_per_question"] = round((time.perf_counter() - started) * 1000 / len(asked), 2)
     return result
 

@@ -4,8 +4,8 @@ In order:
 1. an entry chosen by a button → that entry;
 2. a generic question, a procedure (named, carried over from the conversation, or
    clearly hinted at by its keywords) and a topic and nothing more → the topic section;
-3. a Q&A entry that answers the question well enough (knowledge/qa_index.py; the
-   procedure's entries first, then all) → the entry;
+3. a Q&A entry that answers the question well enough (knowledge/qa_index.py; among the
+   named procedures' entries and among all) → the entry;
 4. a service the knowledge base has no procedure for, named more fully than any
    procedure (障害者手帳, 住民税の納付書) → its department;
 5. a life event with no procedure named → its checklist;
@@ -158,13 +158,15 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return Decision("topic", topic, procedure=procedure)
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
-    pool = (knowledge.words.pointed(specific, procedure) if procedure else None) or subject
-    found = knowledge.index.candidates(question, pool, today, specific) if specific else []
+    pointed = knowledge.words.pointed(specific, procedure) if procedure else None
+    pools = tuple(dict.fromkeys(p for p in (pointed, subject, *(e.get("value") for e in named))
+                                if p))
+    found = knowledge.index.candidates(question, pools, today, specific) if specific else []
     threshold = knowledge.index.calibration.threshold
-    candidate = next((c for c in found if c.probability >= threshold), None)
     # With a service named, only an entry of the service's own department answers it.
-    if candidate is not None and (service is None or _department_of(
-            session, candidate.entry) == service[1].id):
+    candidate = next((c for c in found if c.probability >= threshold and (
+        service is None or _department_of(session, c.entry) == service[1].id)), None)
+    if candidate is not None:
         return _entry_decision(session, knowledge, candidate.entry, candidate.probability)
     # Not likely enough to answer with, but worth offering as the question it may be.
     near = list({c.entry.id: c.entry for c in found
@@ -184,8 +186,13 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     # Words the procedure's facts speak of (「他の市区町村から」「利用するには」), or that many
     # entries use (費用, 提出, 可能, 家族: ordinary ways of asking), are answered by its
     # topic section; a rare word it never uses (夫婦別姓) is a question it cannot answer.
+    # An entry of another procedure nearly likely enough says the question is a
+    # specific one about something else (婚姻届 + 本人確認書類がないと → the note on
+    # 離婚届's identity check), not a topic of this procedure asked in ordinary words.
+    elsewhere = any(c.entry.procedure not in pools for c in found
+                    if c.probability >= SUGGEST_MIN_PROBABILITY)
     spoken = knowledge.fact_words(procedure)
-    unexplained = tuple(w for w in specific if len(specific) > 2 or (
+    unexplained = tuple(w for w in specific if len(specific) > 2 or elsewhere or (
         w not in spoken and knowledge.index.entries_with(w) < COMMON_IN_ENTRIES))
     if not unexplained:
         if message.intent in TOPIC_INTENT.values() or message.intent == "life_event":

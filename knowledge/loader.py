@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import load_settings
 from bot.nlu.normalise import fold_key
-from bot.nlu.subject import named_procedure
+from bot.nlu.subject import named_procedures
 from knowledge.db import (AliasRow, Base, DepartmentRow, KeywordRow, LifeEventRow, MetaRow,
                           MunicipalityRow, ProcedureLifeEventRow, ProcedureRow, QaEntryRow,
                           SourceRow, make_engine)
@@ -251,10 +251,12 @@ def calibration_questions(catalog: Catalog) -> List[Question]:
     words = QuestionWords(catalog.procedures, catalog.life_events)
     questions = []
     for _, question in catalog.calibration:
-        named = named_procedure(question.text, aliases)
-        focus = words.focus(question.text, procedures.get(named))
-        pool = (words.pointed(focus, procedures[named]) if named else None) or named
-        questions.append((question.text, question.entry, pool, focus))
+        named = named_procedures(question.text, aliases)
+        primary = procedures.get(named[0]) if named else None
+        focus = words.focus(question.text, primary)
+        pointed = words.pointed(focus, primary) if primary else None
+        questions.append((question.text, question.entry,
+                          tuple(dict.fromkeys(p for p in (pointed, *named) if p)), focus))
     return questions
 
 

@@ -1,13 +1,17 @@
 """Which Q&A entry answers a citizen's question: retrieval at answer time, calibrated.
 
-Each entry's question and paraphrases are indexed as separate phrasings with the staff
-search's analysis (BM25 over Sudachi words, reading bigrams and character bigrams:
-knowledge/search.py); an entry scores as its best phrasing plus a little for the words of
-its answer. A logistic model turns the best entry's score, its margin over the next one,
-how much of each side the other covers (by idf) and whether it belongs to the procedure
-the citizen named into the probability that it is the right entry. That model is fitted
-on the calibration questions (knowledge/qa_calibration/) when the knowledge base is
-built, and the bot answers with an entry only above the probability chosen there.
+Two ways find the candidates: each entry's question and paraphrases indexed as separate
+phrasings with the staff search's analysis (BM25 over Sudachi words, reading bigrams and
+character bigrams: knowledge/search.py; an entry scores as its best phrasing plus a little
+for the words of its answer), and a linear classifier over the phrasings' character
+n-grams and words, which learns which words tell one entry from its neighbours. The
+top few of each (among the named procedure's entries and among all) are candidates. A
+logistic model turns each candidate's scores, ranks and margins, how much of each side
+the other covers (by idf), which of the question's specific words it lacks and whether
+it belongs to the procedure the citizen named into the probability that it is the right
+entry. That model is fitted on the calibration questions (knowledge/qa_calibration/)
+when the knowledge base is built, and the bot answers with the most likely candidate
+only above the probability chosen there.
 
 Nothing here is trained into the Rasa model: an entry added or edited is answerable as
 soon as the knowledge base is rebuilt (docs/benchmarks.md compares this with Rasa's
@@ -23,6 +27,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from bot.nlu.normalise import fold_key
 from knowledge.question_words import focus_share, word_parts
 from knowledge.schema import QaEntry
 from knowledge.search import WAYS, Analysis, Bm25Field, analyse
@@ -31,8 +36,15 @@ from knowledge.search import WAYS, Analysis, Bm25Field, analyse
 WAY_WEIGHTS = {"words": 1.0, "readings": 0.4, "chars": 0.4}
 # The answer's words say less about the question than its phrasings do.
 ANSWER_WEIGHT = 0.3
-FEATURES = ("log_score", "score_share", "log_margin", "query_covered", "entry_covered", "focus_covered",
-            "same_procedure", "other_procedure")
+FEATURES = ("classifier_score", "classifier_margin", "classifier_rank", "log_score",
+            "score_share", "log_margin", "score_rank", "query_covered", "entry_covered",
+            "focus_covered", "focus_missing", "focus_count", "focus_missing_most",
+            "focus_unasked", "focus_unasked_most", "same_procedure", "other_procedure")
+# Candidates: the best few entries by BM25 and by the classifier, in each pool.
+BM25_CANDIDATES = 5
+CLASSIFIER_CANDIDATES = 3
+# A rank beyond the candidates counts as this.
+RANK_CAP = 10
 # The precision the answering threshold is chosen for on the calibration questions: an
 # entry that answers a different question is the worst reply the bot can give.
 TARGET_PRECISION = 0.9
@@ -73,7 +85,38 @@ class Calibration:
 
 # Before the knowledge base is built with calibration questions: answer only on a
 # near-verbatim phrasing (never used by a built base; see fit_calibration).
-UNCALIBRATED = Calibration((0.0, 0.0, 0.0, 3.0, 3.0, 2.0, 0.0, -2.0), -6.0, 0.5)
+UNCALIBRATED = Calibration((0.0,) * 7 + (3.0, 3.0, 2.0) + (0.0,) * 6 + (-2.0,), -6.0, 0.5)
+
+
+class EntryClassifier:
+    """A linear SVM over the phrasings (character 1–3-grams of the folded text and the
+    content words), one class per entry: a few seconds to fit, so it is fitted with the
+    index and nothing is trained into the Rasa model."""
+
+    def __init__(self, texts: Sequence[str], words: Sequence[Sequence[str]],
+                 labels: Sequence[int]) -> None:
+        from scipy.sparse import hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
+        self._hstack = hstack
+        self._chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        # Every row has the marker, so a set of phrasings with no content word still fits.
+        self._words = TfidfVectorizer(analyzer=lambda words: ["\0", *words], sublinear_tf=True)
+        self._model = None
+        if len(set(labels)) > 1:
+            matrix = hstack([self._chars.fit_transform([fold_key(t) for t in texts]),
+                             self._words.fit_transform(words)]).tocsr()
+            self._model = LinearSVC(C=0.5).fit(matrix, labels)
+
+    def scores(self, text: str, words: Sequence[str], count: int) -> np.ndarray:
+        """One decision value per entry (0 for all when there is only one entry)."""
+        if self._model is None:
+            return np.zeros(count)
+        row = self._hstack([self._chars.transform([fold_key(text)]),
+                            self._words.transform([list(words)])]).tocsr()
+        values = self._model.decision_function(row)
+        return values[0] if values.ndim == 2 else np.array([-values[0], values[0]])
 
 
 class QaIndex:
@@ -94,6 +137,14 @@ class QaIndex:
         self._phrasings = {way: Bm25Field([getattr(a, way) for a in phrasings]) for way in WAYS}
         self._answers = {way: Bm25Field([getattr(a, way) for a in answers]) for way in WAYS}
         self._phrasing_words = [set(a.words) for a in phrasings]
+        self._phrasings_of: Dict[int, List[int]] = defaultdict(list)
+        for phrasing, number in enumerate(self._phrasing_entry):
+            self._phrasings_of[number].append(phrasing)
+        self._asked_words = [set().union(*(self._phrasing_words[p] for p in self._phrasings_of[n]))
+                             for n in range(len(self.entries))]
+        self._classifier = EntryClassifier(
+            [t for entry in self.entries for t in (entry.question, *entry.paraphrases)],
+            [a.words for a in phrasings], self._phrasing_entry) if self.entries else None
         self._entry_words: List[Set[str]] = [set() for _ in self.entries]
         for number, words in zip(self._phrasing_entry, self._phrasing_words):
             self._entry_words[number] |= words
@@ -141,57 +192,69 @@ class QaIndex:
         np.maximum.at(best, self._phrasing_of, phrasing)
         return best + ANSWER_WEIGHT * answer
 
-    def _features(self, query: Analysis, number: int, score: float, runner_up: float,
-                  procedure_id: Optional[str], focus: Sequence[str]) -> Tuple[float, ...]:
+    def _features(self, query: Analysis, number: int, scores: np.ndarray,
+                  classified: np.ndarray, ranks: Tuple[float, float],
+                  procedures: Sequence[str], focus: Sequence[str]) -> Tuple[float, ...]:
         words = set(query.words)
-        covered = self._weight(words & self._entry_words[number]) / (self._weight(words) or 1)
-        # How much of what the question is specifically about the entry speaks of.
-        focused = focus_share(focus, self._entry_words[number], lambda w: self._weight([w]))
-        said = max((self._weight(p & words) / (self._weight(p) or 1)
-                    for p, n in zip(self._phrasing_words, self._phrasing_entry) if n == number),
-                   default=0.0)
+        score, value = float(scores[number]), float(classified[number])
+        others = np.delete(np.arange(len(scores)), number)
+        best_other = float(scores[others].max()) if len(others) else 0.0
+        other_value = float(classified[others].max()) if len(others) else 0.0
+        entry_words = self._entry_words[number]
+        covered = self._weight(words & entry_words) / (self._weight(words) or 1)
+        # How much of what the question is specifically about the entry speaks of, and
+        # what it does not: a rare word it lacks (入場券, 養子縁組) says another question.
+        focused = focus_share(focus, entry_words, lambda w: self._weight([w]))
+        missing = [self._weight([w]) for w in focus if w not in entry_words]
+        unasked = [self._weight([w]) for w in focus if w not in self._asked_words[number]]
+        said = max((self._weight(self._phrasing_words[p] & words)
+                    / (self._weight(self._phrasing_words[p]) or 1)
+                    for p in self._phrasings_of[number]), default=0.0)
         entry = self.entries[number]
-        return (math.log1p(score), score / (self._reach(query) or 1.0),
-                math.log1p(score) - math.log1p(max(runner_up, 0.0)),
-                covered, said, focused,
-                float(procedure_id is not None and entry.procedure == procedure_id),
-                float(procedure_id is not None and entry.procedure not in (None, procedure_id)))
+        return (value, value - other_value, ranks[1], math.log1p(score),
+                score / (self._reach(query) or 1.0),
+                math.log1p(score) - math.log1p(max(best_other, 0.0)), ranks[0],
+                covered, said, focused, math.log1p(sum(missing)), float(len(focus)),
+                max(missing, default=0.0), math.log1p(sum(unasked)), max(unasked, default=0.0),
+                float(entry.procedure in procedures),
+                float(bool(procedures) and entry.procedure not in (None, *procedures)))
 
-    def candidates(self, text: str, procedure_id: Optional[str], today: dt.date,
+    def candidates(self, text: str, procedures: Sequence[str], today: dt.date,
                    focus: Sequence[str] = ()) -> List[Candidate]:
-        """The best entry among the named procedure's entries (when one is named), then
-        the best among all entries, each with its calibrated probability. ``focus``: the
-        words the question is specifically about (knowledge/question_words.py)."""
+        """The entries that may answer ``text``, most likely first, each with its
+        calibrated probability: the best few by each way among the named procedures'
+        entries (when any is named) and among all. ``focus``: the words the question is
+        specifically about (knowledge/question_words.py)."""
         if not self.entries:
             return []
         query = analyse(text, content_only=True)
-        scores = self._scores(query)
         valid = np.array([entry.valid_on(today) for entry in self.entries])
-        scores = np.where(valid, scores, -1.0)
-        pools = []
-        if procedure_id and procedure_id in self._by_procedure:
-            pools.append(np.array(self._by_procedure[procedure_id]))
-        pools.append(np.arange(len(self.entries)))
-        found = []
+        scores = np.where(valid, self._scores(query), -1.0)
+        classified = self._classifier.scores(text, query.words, len(self.entries))
+        classified = np.where(valid, classified, classified.min() - 1.0)
+        pools = [np.arange(len(self.entries))]
+        named = [n for p in procedures for n in self._by_procedure.get(p, [])]
+        if named:
+            pools.insert(0, np.array(named))
+        ranks: Dict[int, List[float]] = {}
         for pool in pools:
-            ranked = pool[np.argsort(-scores[pool], kind="stable")]
-            top = int(ranked[0])
-            if scores[top] <= 0:
-                continue
-            runner_up = float(scores[ranked[1]]) if len(ranked) > 1 else 0.0
-            features = self._features(query, top, float(scores[top]), runner_up, procedure_id,
-                                      focus)
-            found.append(Candidate(self.entries[top], float(scores[top]), features,
+            by_score = pool[np.argsort(-scores[pool], kind="stable")]
+            by_value = pool[np.argsort(-classified[pool], kind="stable")]
+            chosen = [int(n) for n in by_score[:BM25_CANDIDATES] if scores[n] > 0]
+            chosen += [int(n) for n in by_value[:CLASSIFIER_CANDIDATES] if valid[n]]
+            score_rank = {int(n): r for r, n in enumerate(by_score[:BM25_CANDIDATES])}
+            value_rank = {int(n): r for r, n in enumerate(by_value[:RANK_CAP])}
+            for number in chosen:
+                best = ranks.setdefault(number, [float(RANK_CAP), float(RANK_CAP)])
+                best[0] = min(best[0], float(score_rank.get(number, RANK_CAP)))
+                best[1] = min(best[1], float(value_rank.get(number, RANK_CAP)))
+        found = []
+        for number, (score_rank, value_rank) in ranks.items():
+            features = self._features(query, number, scores, classified,
+                                      (score_rank, value_rank), procedures, focus)
+            found.append(Candidate(self.entries[number], float(scores[number]), features,
                                    self.calibration.probability(features)))
-        return found
-
-    def best(self, text: str, procedure_id: Optional[str], today: dt.date,
-             focus: Sequence[str] = ()) -> Optional[Candidate]:
-        """The entry that answers ``text``, or None when none is likely enough."""
-        for candidate in self.candidates(text, procedure_id, today, focus):
-            if candidate.probability >= self.calibration.threshold:
-                return candidate
-        return None
+        return sorted(found, key=lambda c: -c.probability)
 
     def related(self, entry: QaEntry, limit: int) -> List[QaEntry]:
         """Other entries of the same procedure (or department), for follow-up buttons:
@@ -215,20 +278,17 @@ class Labelled:
     right: bool  # the candidate is the entry the question is about
 
 
-Question = Tuple[str, Optional[str], Optional[str], Tuple[str, ...]]
+# (text, the right entry id or None, the procedures it names, its focus words)
+Question = Tuple[str, Optional[str], Tuple[str, ...], Tuple[str, ...]]
 
 
-def labelled(index: QaIndex, questions: Sequence[Question], today: dt.date) -> List[Labelled]:
-    """(text, the right entry id or None, the procedure the text names, its focus words)
-    → examples; a question with no focus words is never matched to an entry, so it
-    teaches nothing here."""
-    rows = []
-    for text, gold, procedure_id, focus in questions:
-        if not focus:
-            continue
-        for candidate in index.candidates(text, procedure_id, today, focus):
-            rows.append(Labelled(candidate.features, candidate.entry.id == gold))
-    return rows
+def labelled(index: QaIndex, questions: Sequence[Question], today: dt.date
+             ) -> List[List[Labelled]]:
+    """Each question's candidates, labelled; a question with no focus words is never
+    matched to an entry, so it teaches nothing here."""
+    return [[Labelled(c.features, c.entry.id == gold)
+             for c in index.candidates(text, procedures, today, focus)]
+            for text, gold, procedures, focus in questions if focus]
 
 
 def fit_logistic(rows: Sequence[Labelled]) -> Tuple[Tuple[float, ...], float]:
@@ -236,7 +296,7 @@ def fit_logistic(rows: Sequence[Labelled]) -> Tuple[Tuple[float, ...], float]:
 
     x = np.array([r.features for r in rows])
     y = np.array([r.right for r in rows])
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
     return tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0])
 
 
@@ -254,24 +314,30 @@ def threshold_for(probabilities: Sequence[float], right: Sequence[bool],
     return best
 
 
-def fit_calibration(index: QaIndex, questions: Sequence[Question], today: dt.date) -> Tuple[Calibration, Dict[str, float]]:
-    """Fit the logistic model on all questions, and choose the threshold on two-fold
-    held-apart predictions so it is not set by looking at its own fit."""
-    rows = labelled(index, questions, today)
+def fit_calibration(index: QaIndex, questions: Sequence[Question], today: dt.date
+                    ) -> Tuple[Calibration, Dict[str, float]]:
+    """Fit the logistic model on all questions' candidates, and choose the threshold on
+    two-fold held-apart predictions (the most likely candidate of each question, as the
+    bot answers) so it is not set by looking at its own fit."""
+    groups = [group for group in labelled(index, questions, today) if group]
+    rows = [row for group in groups for row in group]
     if len(rows) < 10 or len({r.right for r in rows}) < 2:
         return UNCALIBRATED, {"questions": len(questions), "examples": len(rows)}
-    folds = [rows[0::2], rows[1::2]]
+    folds = [groups[0::2], groups[1::2]]
     probabilities, right = [], []
     for train, test in ((folds[0], folds[1]), (folds[1], folds[0])):
-        weights, intercept = fit_logistic(train)
+        weights, intercept = fit_logistic([row for group in train for row in group])
         model = Calibration(weights, intercept, 0.5)
-        probabilities += [model.probability(r.features) for r in test]
-        right += [r.right for r in test]
+        for group in test:
+            best = max(group, key=lambda row: model.probability(row.features))
+            probabilities.append(model.probability(best.features))
+            right.append(best.right)
     weights, intercept = fit_logistic(rows)
     calibration = Calibration(weights, intercept, threshold_for(probabilities, right))
     answered = [ok for p, ok in zip(probabilities, right) if p >= calibration.threshold]
+    answerable = sum(any(row.right for row in group) for group in groups)
     report = {"questions": len(questions), "examples": len(rows),
               "threshold": round(calibration.threshold, 3),
               "heldapart_precision": round(sum(answered) / len(answered), 3) if answered else 0.0,
-              "heldapart_recall": round(sum(answered) / max(sum(right), 1), 3)}
+              "heldapart_recall": round(sum(answered) / max(answerable, 1), 3)}
     return calibration, report

@@ -6,16 +6,18 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
 import pytest
 import yaml
 
 from bot.channels.line_messages import to_line_messages
 from bot.nlu.procedure_extractor import ProcedureExtractor
+from bot.nlu.subject import named_procedures
 from knowledge.answers import (CHECKLIST_FIRST, entry_answer, life_event_answer,
                                no_answer, procedure_answer, unknown_service_answer)
 from knowledge.decide import Knowledge, Message, decide
 from knowledge.loader import ROOT, KnowledgeError, load_catalog
-from knowledge.qa_index import QaIndex
+from knowledge.qa_index import EntryClassifier, QaIndex
 from knowledge.queries import (get_departments, get_life_event, get_municipality,
                                procedures_for_life_event)
 from knowledge.schema import QaEntry
@@ -95,11 +97,11 @@ def test_the_rule_in_force_on_the_day_is_the_one_answered():
     new = _rule(valid_from=dt.date(2025, 12, 2), answer="new")
     index = QaIndex([old, new])
     def top(day: dt.date) -> str:
-        return index.candidates("保険証は使える?", None, day)[0].entry.answer[0]
+        return index.candidates("保険証は使える?", (), day)[0].entry.answer[0]
     assert top(dt.date(2025, 6, 1)) == "old"
     assert top(dt.date(2025, 12, 2)) == "new"
     assert top(TODAY) == "new"
-    assert not QaIndex([old]).candidates("保険証は使える?", None, TODAY)
+    assert not QaIndex([old]).candidates("保険証は使える?", (), TODAY)
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +131,12 @@ def test_a_generic_question_gets_the_topic_section(ask):
     decision = ask("期限は?", "ask_deadline", carried="shussei_todoke")
     assert (decision.kind, decision.procedure.id, decision.topic) == (
         "topic", "shussei_todoke", "deadline")
-    # Ordinary words many entries use (費用, 提出) do not make a question specific.
+    # Ordinary words many entries use (費用, 提出) are not a question the bot cannot
+    # answer: the fee section, or the entry on the fee, answers it.
     decision = ask("住民票の写しを取るのに費用はかかりますか", "ask_fee")
-    assert (decision.kind, decision.procedure.id, decision.topic) == ("topic", "juminhyo", "fee")
+    assert decision.procedure.id == "juminhyo"
+    assert (decision.kind, decision.topic) == ("topic", "fee") or (
+        decision.kind == "entry" and "手数料" in decision.entry.question)
     # A button's payload and the clauses the intake masked are not the question.
     decision = ask('/ask_fee{"procedure":"juminhyo"}', "ask_fee", carried="juminhyo")
     assert (decision.kind, decision.procedure.id, decision.topic) == ("topic", "juminhyo", "fee")
@@ -234,3 +239,21 @@ def test_a_checklist_shows_the_most_urgent_first_and_a_button_for_the_rest(kb):
     assert more["title"] == f"ほかの手続き({len(procedures) - CHECKLIST_FIRST}件)"
     assert more["payload"] == '/life_event{"life_event":"moving","checklist":"all"}'
     assert len([l for l in whole.text.splitlines() if l.startswith("・")]) == len(procedures)
+
+
+def test_every_procedure_named_is_searched(ask, catalog):
+    # 戸籍謄本 is named last, so it is the subject; the entry that answers is 婚姻届's.
+    aliases = {key: procedure_id for key, procedure_id, _ in catalog.alias_table()}
+    text = "婚姻届に戸籍謄本を添付する必要はありますか"
+    assert named_procedures(text, aliases) == ["koseki_shomei", "konin_todoke"]
+    decision = ask(text, "ask_documents")
+    assert decision.kind == "entry" and decision.entry.procedure == "konin_todoke"
+    assert any("不要" in line for line in decision.entry.answer)
+
+
+def test_the_entry_classifier_tells_neighbours_apart():
+    texts = ["犬が死んだときの届出", "犬を飼い始めたときの登録", "猫の不妊手術の助成"]
+    classifier = EntryClassifier(texts, [t.split() for t in texts], [0, 1, 2])
+    scores = classifier.scores("飼い犬が死にました", ["飼い犬", "死ぬ"], 3)
+    assert int(np.argmax(scores)) == 0
+    assert EntryClassifier(texts[:1], [[]], [0]).scores("犬", [], 1).tolist() == [0.0]

@@ -39,12 +39,15 @@ def longest_matches(folded: str, table: Dict[str, str]) -> List[Match]:
     return sorted(found)
 
 
-def named_procedure(text: str, aliases: Dict[str, str]) -> Optional[str]:
-    """The procedure a text is about, from a folded alias table, as the bot's procedure
-    extractor and ``primary_procedure`` together would find it (for code without Rasa)."""
+def named_procedures(text: str, aliases: Dict[str, str]) -> List[str]:
+    """The procedures a text names, from a folded alias table, as the bot's procedure
+    extractor would find them (for code without Rasa): the one ``primary_procedure``
+    takes for its subject first."""
     folded = fold(text)
     found = []
     for start, end, value in longest_matches(folded.text, aliases):
         start, end = folded.span(start, end)
         found.append({"start": start, "end": end, "value": value})
-    return primary_procedure(text, found)
+    primary = primary_procedure(text, found)
+    return [primary] + [p for p in dict.fromkeys(e["value"] for e in found) if p != primary] \
+        if primary else []
