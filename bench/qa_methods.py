@@ -8,7 +8,8 @@ method is fitted on one half and scored on the other, both ways round:
   intent with one sub-intent per entry (trained on its question and paraphrases, beside
   the bot's own intents), answering above a confidence chosen on the other half; on a
   fixed sample of the entries, next to BM25 on the same sample (see SAMPLE_ENTRIES);
-- ``bm25``: retrieval at answer time (knowledge/qa_index.py), calibrated;
+- ``bm25``: retrieval at answer time (knowledge/qa_index.py: candidates from BM25 and
+  from a linear classifier over the phrasings, one calibrated model over both);
 - ``bm25_dense``: the same with GiNZA's static word vectors: the cosine of the question
   and the candidate's closest phrasing as one more calibrated feature.
 
@@ -107,19 +108,19 @@ def bm25(entries: Sequence[Any], asked: List[Question],
         return [(c.entry, (*c.features, extra(text, c.entry))) for c in found]
 
     def run(fit_on: List[Question], test_on: List[Question]) -> Tuple[Predictions, float]:
-        rows = [Labelled(f, e.id == q[1]) for q in fit_on for e, f in features(q)]
-        weights, intercept = fit_logistic(rows)
+        groups = [[Labelled(f, e.id == q[1]) for e, f in features(q)] for q in fit_on]
+        weights, intercept = fit_logistic([row for group in groups for row in group])
         model = Calibration(weights, intercept, 0.5)
-        threshold = threshold_for([model.probability(r.features) for r in rows],
-                                  [r.right for r in rows])
+        # The threshold is read off each question's most likely candidate, as the bot
+        # answers with it.
+        best = [max(group, key=lambda r: model.probability(r.features))
+                for group in groups if group]
+        threshold = threshold_for([model.probability(r.features) for r in best],
+                                  [r.right for r in best])
         out: Predictions = []
         for question in test_on:
-            # The named procedure's pool first, as the bot: the first candidate above
-            # the threshold, else the most likely one.
             found = [(e.id, model.probability(f)) for e, f in features(question)]
-            above = [pair for pair in found if pair[1] >= threshold]
-            out.append(above[0] if above else max(found, key=lambda p: p[1],
-                                                  default=(None, 0.0)))
+            out.append(max(found, key=lambda p: p[1], default=(None, 0.0)))
         return out, threshold
 
     started = time.perf_counter()
