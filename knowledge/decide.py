@@ -159,8 +159,8 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
     pointed = knowledge.words.pointed(specific, procedure) if procedure else None
-    pools = tuple(dict.fromkeys(p for p in (pointed, subject, *(e.get("value") for e in named))
-                                if p))
+    pools = tuple(dict.fromkeys(p for p in (pointed, subject, *(e.get("value") for e in named),
+                                            *(procedure.related if procedure else ())) if p))
     found = knowledge.index.candidates(question, pools, today, specific) if specific else []
     threshold = knowledge.index.calibration.threshold
     # With a service named, only an entry of the service's own department answers it.
@@ -178,19 +178,19 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return _life_event(message, topic, events[0]["value"])
     if procedure is None:
         return _nothing_named(message, topic, [c["value"] for c in weak])
+    # An entry of another procedure nearly likely enough says the question is a
+    # specific one about something else (婚姻届 + 本人確認書類がないと → the entry on
+    # 離婚届's identity check), not one this procedure's notes or sections answer.
+    elsewhere = any(c.entry.procedure not in pools for c in found
+                    if c.probability >= SUGGEST_MIN_PROBABILITY)
     # The procedure's notes answer a specific question when they speak of what it is
     # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯).
-    if any(focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
-           for note in matching_notes(procedure, message.text)):
+    if not elsewhere and any(focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
+                             for note in matching_notes(procedure, message.text)):
         return Decision("topic", topic, procedure=procedure)
     # Words the procedure's facts speak of (「他の市区町村から」「利用するには」), or that many
     # entries use (費用, 提出, 可能, 家族: ordinary ways of asking), are answered by its
     # topic section; a rare word it never uses (夫婦別姓) is a question it cannot answer.
-    # An entry of another procedure nearly likely enough says the question is a
-    # specific one about something else (婚姻届 + 本人確認書類がないと → the note on
-    # 離婚届's identity check), not a topic of this procedure asked in ordinary words.
-    elsewhere = any(c.entry.procedure not in pools for c in found
-                    if c.probability >= SUGGEST_MIN_PROBABILITY)
     spoken = knowledge.fact_words(procedure)
     unexplained = tuple(w for w in specific if len(specific) > 2 or elsewhere or (
         w not in spoken and knowledge.index.entries_with(w) < COMMON_IN_ENTRIES))

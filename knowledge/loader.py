@@ -255,8 +255,9 @@ def calibration_questions(catalog: Catalog) -> List[Question]:
         primary = procedures.get(named[0]) if named else None
         focus = words.focus(question.text, primary)
         pointed = words.pointed(focus, primary) if primary else None
+        related = primary.related if primary else []
         questions.append((question.text, question.entry,
-                          tuple(dict.fromkeys(p for p in (pointed, *named) if p)), focus))
+                          tuple(dict.fromkeys(p for p in (pointed, *named, *related) if p)), focus))
     return questions
 
 

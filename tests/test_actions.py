@@ -159,7 +159,7 @@ async def test_life_event_with_a_named_procedure_answers_the_procedure(kb, make_
     text = texts(messages)
     # Answered by the entry on keeping the card abroad, not the moving checklist.
     assert text.startswith("【マイナンバーカードの継続利用・住所変更(券面の書き換え)】")
-    assert "国外転出届のときに申請すれば、マイナンバーカードを国外でも使い続けられます" in text
+    assert "国外転出届のときに申請すれば、マイナンバーカードを国外でも継続利用できます" in text
     assert "引っ越しのときの主な手続き" not in text
 
 
