@@ -126,19 +126,26 @@ def test_failed_build_leaves_the_previous_database_untouched(knowledge_copy, tmp
 
 
 def test_a_new_procedure_needs_no_other_edit(knowledge_copy, tmp_path):
-    """Added to the YAML, a procedure is loaded and its aliases are recognised."""
+    """Added to the YAML, a procedure is loaded and its aliases are recognised, and
+    Rasa's training cache does not restore the old alias tables."""
+    from rasa.engine.training.fingerprinting import calculate_fingerprint_key
+
     from bot.nlu.procedure_extractor import ProcedureExtractor
 
+    config = {"knowledge_root": str(knowledge_copy)}
+    before = calculate_fingerprint_key(ProcedureExtractor, config, {})
+
     extra = {"procedures": [{
-        "id": "sodai_gomi", "name": "粗大ごみの収集申込み", "aliases": ["粗大ごみ", "そだいごみ"],
-        "office": "市区町村の清掃の担当課です。", "department": "kankyo",
+        "id": "kaiso_kyoka", "name": "改葬許可申請", "aliases": ["改葬許可", "かいそうきょか"],
+        "office": "市区町村の戸籍の担当課です。", "department": "shimin",
         "online": {"status": "自治体による", "channels": ["その他"], "text": "自治体によります。"},
         "sources": [{"url": "https://www.city.example.lg.jp/gomi", "title": "例",
                      "checked": "2026-11-01"}]}]}
     (knowledge_copy / "procedures" / "99_extra.yaml").write_text(
         yaml.safe_dump(extra, allow_unicode=True), encoding="utf-8")
+    assert calculate_fingerprint_key(ProcedureExtractor, config, {}) != before
     tables = ProcedureExtractor.build_tables(knowledge_copy)
     extractor = ProcedureExtractor({}, None, None, tables)
-    found = extractor.extract("そだいごみはどうやって出すの")
+    found = extractor.extract("かいそうきょかはどこで申請するの")
     assert [(e["entity"], e["value"], e["text"]) for e in found] == [
-        ("procedure", "sodai_gomi", "そだいごみ")]
+        ("procedure", "kaiso_kyoka", "かいそうきょか")]

@@ -14,6 +14,7 @@ Matching is done on folded text (see ``bot.nlu.normalise.fold``), so 印鑑証�
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
@@ -73,6 +74,18 @@ class ProcedureExtractor(GraphComponent, EntityExtractorMixin):
     ) -> ProcedureExtractor:
         """Creates a new, untrained component (see parent class for full docstring)."""
         return cls(config, model_storage, resource)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The tables come from files, not from the graph: their content is part of the
+        fingerprint, so Rasa's training cache retrains this component when a procedure or
+        life event file changes instead of restoring yesterday's aliases."""
+        root = Path(config.get("knowledge_root", "knowledge"))
+        digest = hashlib.sha256()
+        for path in sorted(root.glob("procedures/*.yaml")) + [root / "life_events.yaml"]:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes() if path.exists() else b"")
+        return digest.hexdigest()
 
     @staticmethod
     def build_tables(knowledge_root: Path) -> Dict[str, Dict[str, Any]]:
