@@ -30,12 +30,8 @@ import numpy as np
 from bot.nlu.normalise import fold_key
 from knowledge.question_words import focus_share, word_parts
 from knowledge.schema import QaEntry
-from knowledge.search import WAYS, Analysis, Bm25Field, analyse
+from knowledge.search import Analysis, EntryIndex, analyse
 
-# How much each way of matching counts (as the staff search, knowledge/search.py).
-WAY_WEIGHTS = {"words": 1.0, "readings": 0.4, "chars": 0.4}
-# The answer's words say less about the question than its phrasings do.
-ANSWER_WEIGHT = 0.3
 FEATURES = ("classifier_score", "classifier_margin", "classifier_rank", "log_score",
             "score_share", "log_margin", "score_rank", "query_covered", "entry_covered",
             "focus_covered", "focus_missing", "focus_count", "focus_missing_most",
@@ -120,22 +116,16 @@ class EntryClassifier:
 
 
 class QaIndex:
-    """All entries, indexed once; ``best`` finds the entry that answers a question."""
+    """All entries, indexed once; ``candidates`` ranks the entries that may answer a
+    question."""
 
     def __init__(self, entries: Sequence[QaEntry],
                  calibration: Calibration = UNCALIBRATED) -> None:
         self.entries = list(entries)
         self.calibration = calibration
-        self._phrasing_entry: List[int] = []
-        phrasings: List[Analysis] = []
-        for number, entry in enumerate(self.entries):
-            for text in (entry.question, *entry.paraphrases):
-                phrasings.append(analyse(text, content_only=True))
-                self._phrasing_entry.append(number)
-        answers = [analyse(" ".join(entry.answer), content_only=True) for entry in self.entries]
-        self._phrasing_of = np.array(self._phrasing_entry, dtype=np.int64)
-        self._phrasings = {way: Bm25Field([getattr(a, way) for a in phrasings]) for way in WAYS}
-        self._answers = {way: Bm25Field([getattr(a, way) for a in answers]) for way in WAYS}
+        self._search = EntryIndex(self.entries)
+        self._phrasing_entry = self._search.phrasing_entry
+        phrasings, answers = self._search.phrasings, self._search.answers
         self._phrasing_words = [set(a.words) for a in phrasings]
         self._phrasings_of: Dict[int, List[int]] = defaultdict(list)
         for phrasing, number in enumerate(self._phrasing_entry):
@@ -175,23 +165,6 @@ class QaIndex:
     def _weight(self, words: Iterable[str]) -> float:
         return sum(self._idf.get(w, self._unseen_idf) for w in words)
 
-    def _reach(self, query: Analysis) -> float:
-        """What the query's terms could score at most (their idf, weighted by way): the
-        score as a share of it does not grow with the length of the question."""
-        return sum(WAY_WEIGHTS[way] * (1 + ANSWER_WEIGHT) * sum(
-            self._phrasings[way].idf.get(term, self._phrasings[way].unseen_idf)
-            for term in set(getattr(query, way))) for way in WAYS)
-
-    def _scores(self, query: Analysis) -> np.ndarray:
-        phrasing = np.zeros(len(self._phrasing_entry))
-        answer = np.zeros(len(self.entries))
-        for way in WAYS:
-            self._phrasings[way].add_scores(getattr(query, way), phrasing, WAY_WEIGHTS[way])
-            self._answers[way].add_scores(getattr(query, way), answer, WAY_WEIGHTS[way])
-        best = np.zeros(len(self.entries))
-        np.maximum.at(best, self._phrasing_of, phrasing)
-        return best + ANSWER_WEIGHT * answer
-
     def _features(self, query: Analysis, number: int, scores: np.ndarray,
                   classified: np.ndarray, ranks: Tuple[float, float],
                   procedures: Sequence[str], focus: Sequence[str]) -> Tuple[float, ...]:
@@ -212,7 +185,7 @@ class QaIndex:
                     for p in self._phrasings_of[number]), default=0.0)
         entry = self.entries[number]
         return (value, value - other_value, ranks[1], math.log1p(score),
-                score / (self._reach(query) or 1.0),
+                score / (self._search.reach(query) or 1.0),
                 math.log1p(score) - math.log1p(max(best_other, 0.0)), ranks[0],
                 covered, said, focused, math.log1p(sum(missing)), float(len(focus)),
                 max(missing, default=0.0), math.log1p(sum(unasked)), max(unasked, default=0.0),
@@ -229,7 +202,7 @@ class QaIndex:
             return []
         query = analyse(text, content_only=True)
         valid = np.array([entry.valid_on(today) for entry in self.entries])
-        scores = np.where(valid, self._scores(query), -1.0)
+        scores = np.where(valid, self._search.scores(query), -1.0)
         classified = self._classifier.scores(text, query.words, len(self.entries))
         classified = np.where(valid, classified, classified.min() - 1.0)
         pools = [np.arange(len(self.entries))]
@@ -265,7 +238,7 @@ class QaIndex:
         if not others:
             return []
         query = analyse(entry.question, content_only=True)
-        scores = self._scores(query)
+        scores = self._search.scores(query)
         position = {e.id: n for n, e in enumerate(self.entries)}
         return sorted(others, key=lambda e: -scores[position[e.id]])[:limit]
 

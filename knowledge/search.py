@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from bot.nlu.normalise import fold_key, normalise
 from bot.nlu.sudachi import SPLIT_MODES, sudachi_pool
-from knowledge.queries import all_procedures
-from knowledge.schema import Channel, OnlineStatus, Procedure
+from knowledge.queries import all_procedures, get_entries
+from knowledge.schema import Channel, OnlineStatus, Procedure, QaEntry
 
 # Parts of speech that carry the meaning of a query (no particles, auxiliaries, marks).
 CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "接頭辞", "接尾辞", "副詞"}
@@ -40,6 +40,8 @@ WAY_WEIGHTS = {"words": 1.0, "readings": 0.4, "chars": 0.4}
 # A match in the name or an alias says more than one in a keyword, and that more than
 # one in the documents or notes.
 PART_WEIGHTS = {"title": 1.0, "keywords": 0.5, "body": 0.3}
+# A Q&A entry's answer says less about the question it answers than its phrasings do.
+ANSWER_WEIGHT = 0.3
 # Bonus per character of the longest name or alias found whole in the query.
 ALIAS_BONUS = 1.0
 MAX_ALIAS_CHARS = 24
@@ -140,11 +142,71 @@ class Hit:
     score: float
 
 
-class SearchIndex:
-    """All procedures, indexed once; ``search`` ranks them for a query with filters."""
+@dataclass(frozen=True)
+class EntryHit:
+    entry: QaEntry
+    score: float
 
-    def __init__(self, procedures: Sequence[Procedure]) -> None:
+
+class EntryIndex:
+    """The Q&A entries: each question and paraphrase indexed as a phrasing of its own
+    (content words only, so sentence grammar does not match), the answer apart; an entry
+    scores as its best phrasing plus a little for the words of its answer. The staff
+    search and the bot's matcher (knowledge/qa_index.py) rank entries with it."""
+
+    def __init__(self, entries: Sequence[QaEntry]) -> None:
+        self.entries = list(entries)
+        self.phrasing_entry: List[int] = []
+        self.phrasings: List[Analysis] = []
+        for number, entry in enumerate(self.entries):
+            for text in (entry.question, *entry.paraphrases):
+                self.phrasings.append(analyse(text, content_only=True))
+                self.phrasing_entry.append(number)
+        self.answers = [analyse(" ".join(entry.answer), content_only=True)
+                        for entry in self.entries]
+        self._phrasing_of = np.array(self.phrasing_entry, dtype=np.int64)
+        self._phrasing_fields = {way: Bm25Field([getattr(a, way) for a in self.phrasings])
+                                 for way in WAYS}
+        self._answer_fields = {way: Bm25Field([getattr(a, way) for a in self.answers])
+                               for way in WAYS}
+
+    def scores(self, query: Analysis) -> np.ndarray:
+        """One score per entry."""
+        phrasing = np.zeros(len(self.phrasing_entry))
+        answer = np.zeros(len(self.entries))
+        for way in WAYS:
+            self._phrasing_fields[way].add_scores(getattr(query, way), phrasing,
+                                                  WAY_WEIGHTS[way])
+            self._answer_fields[way].add_scores(getattr(query, way), answer, WAY_WEIGHTS[way])
+        best = np.zeros(len(self.entries))
+        if len(phrasing):
+            np.maximum.at(best, self._phrasing_of, phrasing)
+        return best + ANSWER_WEIGHT * answer
+
+    def reach(self, query: Analysis) -> float:
+        """What the query's terms could score at most (their idf, weighted by way): a
+        score as a share of it does not grow with the length of the question."""
+        return sum(WAY_WEIGHTS[way] * (1 + ANSWER_WEIGHT) * sum(
+            self._phrasing_fields[way].idf.get(term, self._phrasing_fields[way].unseen_idf)
+            for term in set(getattr(query, way))) for way in WAYS)
+
+    def search(self, query: str, limit: int = 10) -> List[EntryHit]:
+        """The entries whose phrasings match the query best, best first."""
+        if not self.entries:
+            return []
+        scores = self.scores(analyse(query, content_only=True))
+        ranked = np.argsort(-scores, kind="stable")[:limit]
+        return [EntryHit(self.entries[n], float(scores[n])) for n in ranked if scores[n] > 0]
+
+
+class SearchIndex:
+    """All procedures and Q&A entries, indexed once; ``search`` ranks the procedures for a
+    query with filters, ``entries`` the entries."""
+
+    def __init__(self, procedures: Sequence[Procedure],
+                 entries: Sequence[QaEntry] = ()) -> None:
         self.procedures = list(procedures)
+        self.entries = EntryIndex(entries)
         analysed = [{part: [analyse(text) for text in texts]
                      for part, texts in document_parts(p).items()} for p in self.procedures]
         self.fields = {
@@ -170,7 +232,7 @@ class SearchIndex:
 
     @classmethod
     def from_session(cls, session: Session) -> "SearchIndex":
-        return cls(all_procedures(session))
+        return cls(all_procedures(session), get_entries(session))
 
     def search(self, query: str, life_event: Optional[str] = None,
                channel: Optional[str] = None, limit: int = 10) -> List[Hit]:

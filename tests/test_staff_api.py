@@ -151,6 +151,19 @@ def test_search_ranks_the_right_procedure_first(staff, query, first):
     assert status == 200 and body["hits"][0]["id"] == first
 
 
+def test_search_covers_the_qa_entries(staff):
+    _, body = staff.get("/staff/api/search?q=印鑑登録証をなくした")
+    assert body["entries"][0]["id"] == "inkan_toroku_card_lost"
+    status, detail = staff.get("/staff/api/entries/inkan_toroku_card_lost")
+    assert status == 200 and detail["card"]["id"] == "inkan_toroku"
+    assert detail["answer"].startswith("【印鑑登録】\nQ. 印鑑登録証(カード)をなくしたら")
+    assert detail["entry"]["answer"][0] in detail["answer"]
+    assert staff.get("/staff/api/entries/no_such_entry")[0] == 404
+    # The assist tool shows the entries a caller's sentence speaks of, too.
+    status, assist = staff.post("/staff/api/assist", {"text": "印鑑登録証をなくしてしまいました"})
+    assert status == 200 and "inkan_toroku_card_lost" in [e["id"] for e in assist["entries"]]
+
+
 def test_search_filters_by_life_event_and_online_channel(staff):
     _, by_event = staff.get("/staff/api/search?q=届&life_event=death")
     assert by_event["hits"] and all("death" in h["life_events"] for h in by_event["hits"])

@@ -113,6 +113,13 @@ def test_search_finds_a_paraphrase_and_shows_its_card(staff_page):
     page.click("#results li:first-child button")
     page.wait_for_function(
         "() => (document.querySelector('.card-name') || {}).textContent === '印鑑登録'")
+    # The Q&A entries are searched too: a click shows the bot's answer with the entry.
+    page.fill("#query", "印鑑登録証をなくした")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_selector("#entry-results button[data-entry=inkan_toroku_card_lost]")
+    page.click("#entry-results button[data-entry=inkan_toroku_card_lost]")
+    page.wait_for_function(
+        "() => document.querySelector('#answer').textContent.includes('Q. 印鑑登録証')")
     assert axe_violations(page) == []
     page.screenshot(path=str(SHOTS / "staff-search.png"), full_page=True)
 

@@ -21,11 +21,12 @@ from bot.staff.auth import login, logout, session_info
 from bot.staff.bridge import BridgeUnavailable
 from bot.staff.context import STAFF, StaffContext
 from bot.staff.tracker import REASON_LABELS, transcript
-from knowledge.answers import TOPIC_INTENT, due_date_answer, procedure_answer
+from knowledge.answers import TOPIC_INTENT, due_date_answer, entry_answer, procedure_answer
 from knowledge.deadlines import due_date
-from knowledge.queries import get_life_event, get_municipality, get_procedure
+from knowledge.queries import (get_departments, get_entry, get_life_event, get_municipality,
+                               get_procedure)
 from knowledge.schema import LifeEvent, Municipality, Procedure
-from knowledge.search import CHANNEL_NAMES, Hit
+from knowledge.search import CHANNEL_NAMES, EntryHit, Hit
 
 PAGES = Path(__file__).resolve().parent / "pages"
 INTENT_TOPIC = {intent: topic for topic, intent in TOPIC_INTENT.items()}
@@ -127,6 +128,25 @@ def hit_json(hit: Hit) -> Dict[str, Any]:
             "life_events": p.life_events}
 
 
+# Q&A entries shown beside the procedures a caller's sentence or a search finds.
+ENTRIES_IN_ASSIST = 3
+ENTRIES_IN_SEARCH = 10
+
+
+def entry_json(hit: EntryHit) -> Dict[str, Any]:
+    entry = hit.entry
+    return {"id": entry.id, "question": entry.question, "procedure": entry.procedure,
+            "department": entry.department, "scope": entry.scope.value,
+            "score": round(hit.score, 2)}
+
+
+def entry_hits(context: StaffContext, text: str, limit: int) -> List[Dict[str, Any]]:
+    """The entries that speak of ``text`` and are in force today."""
+    today = dt.date.today()
+    hits = context.search_index().entries.search(text, limit=limit * 2)
+    return [entry_json(h) for h in hits if h.entry.valid_on(today)][:limit]
+
+
 def _card_and_answer(session: Session, context: StaffContext, procedure: Procedure,
                      topic: str, text: str) -> Dict[str, Any]:
     municipality = get_municipality(session, context.settings.municipality)
@@ -160,7 +180,8 @@ async def assist(request: web.Request) -> web.Response:
                        for e in entities if e.get("entity") in ("procedure",
                                                                  "procedure_candidate")],
         "life_events": [e["value"] for e in entities if e.get("entity") == "life_event"],
-        "search": [hit_json(h) for h in hits], "card": None, "answer": None}
+        "search": [hit_json(h) for h in hits],
+        "entries": entry_hits(context, text, ENTRIES_IN_ASSIST), "card": None, "answer": None}
     with context.kb.session() as session:
         procedure = get_procedure(session, procedure_id) if procedure_id else None
         if procedure is not None:
@@ -180,6 +201,25 @@ async def procedure_detail(request: web.Request) -> web.Response:
             session, context, procedure, topic if topic in TOPIC_INTENT else "overview", ""))
 
 
+async def entry_detail(request: web.Request) -> web.Response:
+    """One Q&A entry: its procedure's card, and the answer the bot gives with it."""
+    context = staff(request)
+    with context.kb.session() as session:
+        entry = get_entry(session, request.match_info["entry_id"])
+        if entry is None:
+            return web.json_response({"error": "no such entry"}, status=404)
+        procedure = get_procedure(session, entry.procedure) if entry.procedure else None
+        departments = {d.id: d for d in get_departments(session)}
+        department = departments[procedure.department if procedure else entry.department]
+        municipality = get_municipality(session, context.settings.municipality)
+        return web.json_response({
+            "entry": {**entry_json(EntryHit(entry, 0.0)), "answer": entry.answer,
+                      "valid_from": entry.valid_from and entry.valid_from.isoformat(),
+                      "valid_until": entry.valid_until and entry.valid_until.isoformat()},
+            "card": procedure_card(procedure, municipality) if procedure else None,
+            "answer": entry_answer(entry, procedure, department, municipality).text})
+
+
 async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "").strip()[:MAX_TEXT_CHARS]
     channel = request.query.get("channel") or None
@@ -189,7 +229,9 @@ async def search(request: web.Request) -> web.Response:
                                  status=400)
     hits = staff(request).search_index().search(query, life_event=life_event,
                                                 channel=channel, limit=20) if query else []
-    return web.json_response({"query": query, "hits": [hit_json(h) for h in hits]})
+    entries = entry_hits(staff(request), query, ENTRIES_IN_SEARCH) if query else []
+    return web.json_response({"query": query, "hits": [hit_json(h) for h in hits],
+                              "entries": entries})
 
 
 async def filters(request: web.Request) -> web.Response:
@@ -381,6 +423,7 @@ def add_staff_routes(app: web.Application) -> None:
     router.add_post("/staff/api/logout", logout)
     router.add_post("/staff/api/assist", assist)
     router.add_get("/staff/api/procedures/{procedure_id}", procedure_detail)
+    router.add_get("/staff/api/entries/{entry_id}", entry_detail)
     router.add_get("/staff/api/search", search)
     router.add_get("/staff/api/filters", filters)
     router.add_post("/staff/api/deadline", deadline)

@@ -105,6 +105,26 @@ function renderHits(target, hits, onPick) {
   if (!hits.length) target.append(element("li", "該当する手続きが見つかりません。", "muted"));
 }
 
+// Q&A entries: the specific questions the bot answers, with their answer on a click.
+function renderEntries(target, entries) {
+  target.replaceChildren();
+  entries.forEach((entry) => {
+    const item = element("li");
+    const button = element("button", entry.question, "link");
+    button.type = "button";
+    button.dataset.entry = entry.id;
+    button.addEventListener("click", () => showEntry(entry.id));
+    item.append(button, element("span", " " + (entry.scope === "local" ? "自治体による" : "全国共通"), "muted"));
+    target.append(item);
+  });
+  if (!entries.length) target.append(element("li", "該当する質問と回答がありません。", "muted"));
+}
+
+async function showEntry(id) {
+  const data = await api("GET", "/staff/api/entries/" + encodeURIComponent(id));
+  showAnswer(data);
+}
+
 async function showProcedure(id) {
   const data = await api("GET", "/staff/api/procedures/" + encodeURIComponent(id));
   showAnswer(data);
@@ -164,6 +184,7 @@ const pages = {
         ? "手続き:" + data.procedures.map((p) => p.text + "(" + Math.round(p.confidence * 100) + "%)").join("、")
         : "手続きの名前は聞き取れていません。";
       renderHits($("#candidates"), data.search, showProcedure);
+      renderEntries($("#entry-candidates"), data.entries);
       showAnswer(data);
     };
     $("#assist-form").addEventListener("submit", (event) => { event.preventDefault(); run(); });
@@ -194,6 +215,7 @@ const pages = {
         life_event: $("#life-event").value, channel: $("#channel").value });
       const data = await api("GET", "/staff/api/search?" + query);
       renderHits($("#results"), data.hits, showProcedure);
+      renderEntries($("#entry-results"), data.entries);
     };
     $("#search-form").addEventListener("submit", (event) => { event.preventDefault(); run(); });
     ["#life-event", "#channel"].forEach((s) => $(s).addEventListener("change", run));
