@@ -184,8 +184,9 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     elsewhere = any(c.entry.procedure not in pools for c in found
                     if c.probability >= SUGGEST_MIN_PROBABILITY)
     # The procedure's notes answer a specific question when they speak of what it is
-    # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯).
-    if not elsewhere and any(focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
+    # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯) and no entry
+    # of another procedure comes near it.
+    if all(entry.procedure == procedure.id for entry in near) and any(focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
                              for note in matching_notes(procedure, message.text)):
         return Decision("topic", topic, procedure=procedure)
     # Words the procedure's facts speak of (「他の市区町村から」「利用するには」), or that many

@@ -144,9 +144,11 @@ class QuestionWords:
 
     def pointed(self, focus: Iterable[str], procedure: "Procedure | None") -> "str | None":
         """The one other procedure a focus word is a keyword of (マイナンバーカード +
-        有効期限 → the card's renewal), which the question is then about."""
+        有効期限 → the card's renewal), which the question is then about; with a
+        procedure named, only one of its related procedures (身体障害者手帳 + 再発行 is not
+        the card's reissue)."""
         others = {owner for word in focus for owner in self._owners.get(fold_key(word), ())
-                  if procedure is None or owner != procedure.id}
+                  if procedure is None or (owner != procedure.id and owner in procedure.related)}
         return others.pop() if len(others) == 1 else None
 
     def focus(self, text: str, procedure: "Procedure | None") -> Tuple[str, ...]:
