@@ -14,7 +14,7 @@ GINZA_STAMP := .venv/.ginza-$(shell sha256sum requirements/ginza.txt | cut -c1-1
 BENCH_STAMP := .venv-bench/.installed-$(shell sha256sum requirements/bench.txt | cut -c1-16)
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha256sum bot/web/package-lock.json | cut -c1-16)
 
-.PHONY: run test eval bench install kb model browser staff-account
+.PHONY: run test eval bench report install kb model browser staff-account
 
 run: model
 	$(PY) -m bot.launcher
@@ -32,6 +32,10 @@ staff-account: install
 
 eval: kb
 	$(PY) -m bot.build eval
+
+# Where the knowledge is thin: per procedure its entries, sources, oldest check, unknowns.
+report: install
+	$(PY) -m knowledge.report
 
 # Benchmarks (not part of `make test`): `make bench`, or one: `make bench BENCH=soak`.
 bench: model $(BENCH_STAMP) $(GINZA_STAMP)

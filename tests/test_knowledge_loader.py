@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,31 @@ def test_a_new_procedure_needs_no_other_edit(knowledge_copy, tmp_path):
     found = extractor.extract("かいそうきょかはどこで申請するの")
     assert [(e["entity"], e["value"], e["text"]) for e in found] == [
         ("procedure", "kaiso_kyoka", "かいそうきょか")]
+
+
+def test_every_fact_has_an_official_source_and_every_rule_its_basis(catalog):
+    """Source hygiene over the real knowledge base, not just the schema's examples."""
+    for item in [*catalog.procedures, *catalog.entries]:
+        assert any(is_official_host(s.url) for s in item.sources), item.id
+        assert all(s.checked <= dt.date(2026, 12, 1) for s in item.sources), item.id
+    for procedure in catalog.procedures:
+        if procedure.deadline and procedure.deadline.rule:
+            assert procedure.deadline.rule.basis.strip(), procedure.id
+    assert len(catalog.procedures) >= 120 and len(catalog.entries) >= 800
+
+
+def test_the_report_shows_where_the_knowledge_is_thin(catalog):
+    from knowledge.report import rows, write_csv
+
+    table = rows(catalog)
+    assert [r.procedure for r in table].count("juminhyo") == 1 and len(table) == len(
+        catalog.procedures)
+    juminhyo = next(r for r in table if r.procedure == "juminhyo")
+    assert juminhyo.entries == sum(e.procedure == "juminhyo" for e in catalog.entries) > 0
+    assert juminhyo.official >= 1 and juminhyo.oldest_checked <= dt.date(2026, 12, 1)
+    # Thinnest first: no procedure with entries comes before one without.
+    counts = [r.entries for r in table]
+    assert counts == sorted(counts)
+    out = io.StringIO()
+    write_csv(table, out)
+    assert out.getvalue().splitlines()[0] == "procedure,name,entries,sources,official,oldest_checked,unknown"

@@ -91,33 +91,31 @@ function renderCard(card) {
   slot.append(view);
 }
 
-function renderHits(target, hits, onPick) {
+// A list of buttons, one per item; an empty list says so.
+function renderChoices(target, items, { label, note, key, onPick, empty }) {
   target.replaceChildren();
-  hits.forEach((hit) => {
-    const item = element("li");
-    const button = element("button", hit.name, "link");
+  items.forEach((item) => {
+    const row = element("li");
+    const button = element("button", label(item), "link");
     button.type = "button";
-    button.dataset.procedure = hit.id;
-    button.addEventListener("click", () => onPick(hit.id));
-    item.append(button, element("span", " " + hit.online + " · " + hit.score, "muted"));
-    target.append(item);
+    button.dataset[key] = item.id;
+    button.addEventListener("click", () => onPick(item.id));
+    row.append(button, element("span", " " + note(item), "muted"));
+    target.append(row);
   });
-  if (!hits.length) target.append(element("li", "該当する手続きが見つかりません。", "muted"));
+  if (!items.length) target.append(element("li", empty, "muted"));
+}
+
+function renderHits(target, hits, onPick) {
+  renderChoices(target, hits, { label: (hit) => hit.name, note: (hit) => hit.online + " · " + hit.score,
+    key: "procedure", onPick, empty: "該当する手続きが見つかりません。" });
 }
 
 // Q&A entries: the specific questions the bot answers, with their answer on a click.
 function renderEntries(target, entries) {
-  target.replaceChildren();
-  entries.forEach((entry) => {
-    const item = element("li");
-    const button = element("button", entry.question, "link");
-    button.type = "button";
-    button.dataset.entry = entry.id;
-    button.addEventListener("click", () => showEntry(entry.id));
-    item.append(button, element("span", " " + (entry.scope === "local" ? "自治体による" : "全国共通"), "muted"));
-    target.append(item);
-  });
-  if (!entries.length) target.append(element("li", "該当する質問と回答がありません。", "muted"));
+  renderChoices(target, entries, { label: (entry) => entry.question,
+    note: (entry) => (entry.scope === "local" ? "自治体による" : "全国共通"),
+    key: "entry", onPick: showEntry, empty: "該当する質問と回答がありません。" });
 }
 
 async function showEntry(id) {
