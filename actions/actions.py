@@ -31,7 +31,7 @@ from knowledge.deadlines import due_date
 from knowledge.queries import (KnowledgeBase, count_procedures_for_life_event,
                                get_life_event, get_municipality,
                                get_procedures, procedures_for_life_event)
-from knowledge.schema import Municipality, Procedure
+from knowledge.schema import Department, Municipality, Procedure
 
 # Channels that can deliver a staff member's reply after the citizen's own turn.
 HANDOFF_CHANNELS = ("widget", "line")
@@ -80,6 +80,11 @@ def message_of(tracker: Tracker) -> Message:
 SPECIFIC = ("entry", "no_answer", "unknown_service")
 
 
+def department_of(session: Any, procedure: Procedure) -> Optional[Department]:
+    """The department that handles the procedure (its answer names it)."""
+    return Knowledge.of(session).departments.get(procedure.department)
+
+
 def compose(session: Any, decision: Decision, message: Message,
             municipality: Optional[Municipality]) -> Optional[Reply]:
     """The composer's reply for the decision (None: the domain's out-of-scope text)."""
@@ -89,7 +94,7 @@ def compose(session: Any, decision: Decision, message: Message,
                             municipality, decision.related)
     if kind == "topic":
         return procedure_answer(decision.procedure, decision.topic, message.text,
-                                municipality)
+                                municipality, department_of(session, decision.procedure))
     if kind == "no_answer":
         return no_answer(decision.procedure, decision.department, municipality,
                          decision.related)
@@ -203,20 +208,23 @@ class ActionComputeDeadline(KnowledgeAction):
                 return events
             dated = [p for p in procedures if p.deadline and p.deadline.rule]
             if not dated:
-                self.send(dispatcher, no_rule_answer(procedures[0], municipality))
+                self.send(dispatcher, no_rule_answer(procedures[0], municipality,
+                                                     department_of(session, procedures[0])))
                 return events + [SlotSet("procedure", procedures[0].id)]
             today = self._today()
             day = find_date(text, today)
             if day is None:
                 for procedure in dated:
-                    self.send(dispatcher, procedure_answer(procedure, "deadline", text,
-                                                           municipality))
+                    self.send(dispatcher, procedure_answer(
+                        procedure, "deadline", text, municipality,
+                        department_of(session, procedure)))
                 self.send(dispatcher, ask_for_date([p.name for p in dated]))
                 return events
             fixed = [p for p in dated if p.deadline.rule.fixed_month is not None]
             items = [(p, due_date(p.deadline.rule, day)) for p in dated if p not in fixed]
             if not items:
-                self.send(dispatcher, procedure_answer(fixed[0], "deadline", text, municipality))
+                self.send(dispatcher, procedure_answer(fixed[0], "deadline", text, municipality,
+                                                       department_of(session, fixed[0])))
                 return events
             self.send(dispatcher, due_date_answer(items, day, today))
         return events

@@ -221,8 +221,10 @@ def follow_up_buttons(procedure: Procedure, exclude: Sequence[str] = ()) -> List
 
 
 def procedure_answer(procedure: Procedure, topic: str, user_text: str = "",
-                     municipality: Optional[Municipality] = None) -> Reply:
-    """Answer a question about one procedure: ``topic`` is one of TOPICS."""
+                     municipality: Optional[Municipality] = None,
+                     department: Optional[Department] = None) -> Reply:
+    """Answer a question about one procedure: ``topic`` is one of TOPICS; the department
+    that handles it, with its contact, goes on one line before the sources."""
     late = topic == "deadline" or any(word in user_text for word in LATE_WORDS)
     lines = [f"【{procedure.name}】"]
     if topic == "overview":
@@ -235,6 +237,8 @@ def procedure_answer(procedure: Procedure, topic: str, user_text: str = "",
     if notes:
         lines.append("■ご質問に関係すること")
         lines.extend(notes)
+    if department is not None:
+        lines.append(" ".join(department_lines(department, municipality)[:2]))
     lines.extend(_source_lines(procedure.sources))
     exclude = ("online", "deadline") if topic == "overview" else (topic,)
     return Reply("\n".join(lines), follow_up_buttons(procedure, exclude=exclude),
@@ -325,9 +329,10 @@ def ask_for_date(procedure_names: Sequence[str]) -> Reply:
                  "日付を入れて送ってください(例:3月3日に引っ越しました)。", asks_back=True)
 
 
-def no_rule_answer(procedure: Procedure, municipality: Optional[Municipality]) -> Reply:
+def no_rule_answer(procedure: Procedure, municipality: Optional[Municipality],
+                   department: Optional[Department] = None) -> Reply:
     """A procedure whose deadline cannot be turned into a date: say why, give the text."""
-    reply = procedure_answer(procedure, "deadline", "", municipality)
+    reply = procedure_answer(procedure, "deadline", "", municipality, department)
     reply.text = "この手続きは日付を計算できる期限の定めがないため、期限の説明をお伝えします。\n" + reply.text
     return reply
 

@@ -231,3 +231,11 @@ async def test_small_talk_that_names_a_procedure_is_answered(kb, make_tracker):
     assert messages[0]["text"].startswith("こんにちは。行政手続きのご案内をします。")
     assert messages[0]["buttons"][0] == {"title": "引っ越し",
                                          "payload": '/life_event{"life_event":"moving"}'}
+
+
+async def test_a_topic_answer_names_the_department_that_handles_it(kb, make_tracker):
+    messages, _ = await run(make(ActionAnswer, kb),
+                            make_tracker("転入届はネットでできますか", "ask_online"))
+    text = texts(messages)
+    assert "担当:市民課(サンプル) 電話:000-000-0000(サンプル)" in text
+    assert text.index("担当:") < text.index("出典:")

@@ -150,8 +150,9 @@ def entry_hits(context: StaffContext, text: str, limit: int) -> List[Dict[str, A
 def _card_and_answer(session: Session, context: StaffContext, procedure: Procedure,
                      topic: str, text: str) -> Dict[str, Any]:
     municipality = get_municipality(session, context.settings.municipality)
+    department = {d.id: d for d in get_departments(session)}.get(procedure.department)
     return {"card": procedure_card(procedure, municipality), "topic": topic,
-            "answer": procedure_answer(procedure, topic, text, municipality).text}
+            "answer": procedure_answer(procedure, topic, text, municipality, department).text}
 
 
 # --- assist, search, deadline ----------------------------------------------------------
