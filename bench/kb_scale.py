@@ -38,7 +38,8 @@ DOCUMENTS = ["申請書", "本人確認書類", "委任状", "登記事項証明
 QUERY_SAMPLES = 2000
 
 
-def generated_procedure(number: int, life_events: List[str], rng: random.Random) -> Procedure:
+def generated_procedure(number: int, life_events: List[str], departments: List[str],
+                        rng: random.Random) -> Procedure:
     ministry = MINISTRIES[number % len(MINISTRIES)]
     status = rng.choices([s for s, _ in ONLINE_STATUS], [w for _, w in ONLINE_STATUS])[0]
     online = status in ("できる", "自治体による")
@@ -46,7 +47,7 @@ def generated_procedure(number: int, life_events: List[str], rng: random.Random)
         id=f"survey_{number:06d}", name=f"{ministry}所管の手続 第{number}号",
         aliases=[f"手続番号{number:06d}"],
         life_events=[rng.choice(life_events)] if rng.random() < PERSONAL_SHARE else [],
-        office=f"{ministry}(所管部局)",
+        office=f"{ministry}(所管部局)", department=rng.choice(departments),
         online={"status": status, "channels": ["e-Gov"] if online else [],
                 "text": "e-Govから申請できます。" if online else "オンラインではできません。"},
         documents=[{"name": name} for name in rng.sample(DOCUMENTS, rng.randint(0, 4))],
@@ -59,8 +60,10 @@ def scaled_catalog(size: int, seed: int = 7) -> Catalog:
     catalog = load_catalog()
     rng = random.Random(seed)
     events = [event.id for event in catalog.life_events]
+    departments = [department.id for department in catalog.departments]
     start = len(catalog.procedures)
-    catalog.procedures += [generated_procedure(n, events, rng) for n in range(start, size)]
+    catalog.procedures += [generated_procedure(n, events, departments, rng)
+                           for n in range(start, size)]
     return catalog
 
 
