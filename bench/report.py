@@ -302,11 +302,13 @@ def qa_methods_section(r: Dict[str, Any]) -> str:
     sample = r.get("sample", {})
     epochs = r["methods"].get("response_selector_sample", {}).get("epochs")
     names = {"bm25": "(b) BM25 + linear classifier at answer time, calibrated (chosen)",
-             "bm25_dense": "(b) the same + GiNZA dense cosine",
+             "bm25_dense": "(b) + GiNZA dense cosine",
              "bm25_sample": f"(b) the same, sample of {sample.get('entries')} entries",
              "response_selector_sample": f"(a) Rasa ResponseSelector, {epochs} epochs, "
                                          f"same sample"}
-    rows = [[names.get(name, name), m["accuracy"], f"{m['answered']} ({m['precision']})",
+    # A row measured before the classifier was added says so.
+    rows = [[names.get(name, name) + (f" ({m['candidates']})" if "candidates" in m else ""),
+             m["accuracy"], f"{m['answered']} ({m['precision']})",
              m["recall"], m["abstention_precision"], m["abstention_recall"], m["train_s"],
              m["ms_per_question"], "yes" if m["retrain_for_a_new_entry"] else "no"]
             for name, m in r["methods"].items()]
