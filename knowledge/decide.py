@@ -7,11 +7,11 @@ In order:
 3. a Q&A entry that answers the question well enough (knowledge/qa_index.py; among the
    named procedures' entries and among all) → the entry;
 4. a service the knowledge base has no procedure for, named more fully than any
-   procedure (障害者手帳, 住民税の納付書) → its department;
+   procedure (ヘルプマーク, 国民健康保険税) → its department;
 5. a life event with no procedure named → its checklist;
 6. a specific question about a procedure: the procedure's notes answer it, or the words
-   are ones its facts speak of → the topic section (with the notes); nothing does → say
-   so, with the department to ask;
+   are ones its facts speak of, and no entry of another procedure comes near → the topic
+   section (with the notes); nothing does → say so, with the department to ask;
 7. otherwise the intent decides: a greeting, out of scope, or which procedure was meant.
 
 "Generic" is judged by the words left once the procedure's own names and the phrasing of
@@ -186,8 +186,9 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
     # The procedure's notes answer a specific question when they speak of what it is
     # about (「婚姻届を出せば住所や世帯も変わりますか」: the note on 住所・世帯) and no entry
     # of another procedure comes near it.
-    if all(entry.procedure == procedure.id for entry in near) and any(focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
-                             for note in matching_notes(procedure, message.text)):
+    if all(entry.procedure == procedure.id for entry in near) and any(
+            focus_share(specific, note_words(note)) >= NOTE_MIN_COVER
+            for note in matching_notes(procedure, message.text)):
         return Decision("topic", topic, procedure=procedure)
     # Words the procedure's facts speak of (「他の市区町村から」「利用するには」), or that many
     # entries use (費用, 提出, 可能, 家族: ordinary ways of asking), are answered by its
