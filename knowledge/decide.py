@@ -158,9 +158,8 @@ def decide(session: Session, message: Message, today: dt.date) -> Decision:
         return Decision("topic", topic, procedure=procedure)
     # An entry answers a specific question: words that only ask for a topic
     # (「証明書がほしい」) are not matched to one.
-    pointed = knowledge.words.pointed(specific, procedure) if procedure else None
-    pools = tuple(dict.fromkeys(p for p in (pointed, subject, *(e.get("value") for e in named),
-                                            *(procedure.related if procedure else ())) if p))
+    pools = knowledge.words.pools(specific, procedure,
+                                  (subject, *(e.get("value") for e in named)))
     found = knowledge.index.candidates(question, pools, today, specific) if specific else []
     threshold = knowledge.index.calibration.threshold
     # With a service named, only an entry of the service's own department answers it.

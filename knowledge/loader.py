@@ -254,10 +254,8 @@ def calibration_questions(catalog: Catalog) -> List[Question]:
         named = named_procedures(question.text, aliases)
         primary = procedures.get(named[0]) if named else None
         focus = words.focus(question.text, primary)
-        pointed = words.pointed(focus, primary) if primary else None
-        related = primary.related if primary else []
-        questions.append((question.text, question.entry,
-                          tuple(dict.fromkeys(p for p in (pointed, *named, *related) if p)), focus))
+        questions.append((question.text, question.entry, words.pools(focus, primary, named),
+                          focus))
     return questions
 
 

@@ -111,7 +111,8 @@ class EntryClassifier:
             model = LinearSVC(C=0.5).fit(matrix, labels)
             weights = model.coef_
             weights[np.abs(weights) < PRUNE_BELOW] = 0.0
-            self._weights = csr_matrix(weights.astype(np.float32))
+            # Stored feature × entry: a question's few n-grams pick their rows.
+            self._weights = csr_matrix(weights.T.astype(np.float32))
             self._intercept = model.intercept_.astype(np.float32)
 
     def scores(self, text: str, words: Sequence[str], count: int) -> np.ndarray:
@@ -120,8 +121,44 @@ class EntryClassifier:
             return np.zeros(count)
         row = self._hstack([self._chars.transform([fold_key(text)]),
                             self._words.transform([list(words)])]).tocsr()
-        values = (row @ self._weights.T).toarray()[0] + self._intercept
+        values = (row @ self._weights).toarray()[0] + self._intercept
         return values if len(values) > 1 else np.array([-values[0], values[0]])
+
+
+@dataclass(frozen=True)
+class _Top:
+    """The best value of a score array and the next: the best of the others, for any
+    entry, without a pass over all entries per candidate."""
+
+    number: int
+    first: float
+    second: float
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> "_Top":
+        if len(values) < 2:
+            return cls(0, float(values[0]) if len(values) else 0.0, 0.0)
+        first, second = np.argpartition(-values, 1)[:2]
+        if values[second] > values[first]:
+            first, second = second, first
+        return cls(int(first), float(values[first]), float(values[second]))
+
+    def other_than(self, number: int) -> float:
+        return self.second if number == self.number else self.first
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One question as the features read it."""
+
+    words: Set[str]
+    focus: Tuple[str, ...]
+    procedures: Tuple[str, ...]
+    scores: np.ndarray
+    classified: np.ndarray
+    reach: float
+    score_top: _Top
+    value_top: _Top
 
 
 class QaIndex:
@@ -142,8 +179,8 @@ class QaIndex:
         self._asked_words = [set().union(*(self._phrasing_words[p] for p in self._phrasings_of[n]))
                              for n in range(len(self.entries))]
         self._classifier = EntryClassifier(
-            [t for entry in self.entries for t in (entry.question, *entry.paraphrases)],
-            [a.words for a in phrasings], self._phrasing_entry) if self.entries else None
+            self._search.phrasing_texts, [a.words for a in phrasings],
+            self._phrasing_entry) if self.entries else None
         self._entry_words: List[Set[str]] = [set() for _ in self.entries]
         for number, words in zip(self._phrasing_entry, self._phrasing_words):
             self._entry_words[number] |= words
@@ -174,18 +211,15 @@ class QaIndex:
     def _weight(self, words: Iterable[str]) -> float:
         return sum(self._idf.get(w, self._unseen_idf) for w in words)
 
-    def _features(self, query: Analysis, number: int, scores: np.ndarray,
-                  classified: np.ndarray, ranks: Tuple[float, float],
-                  procedures: Sequence[str], focus: Sequence[str]) -> Tuple[float, ...]:
-        words = set(query.words)
-        score, value = float(scores[number]), float(classified[number])
-        others = np.delete(np.arange(len(scores)), number)
-        best_other = float(scores[others].max()) if len(others) else 0.0
-        other_value = float(classified[others].max()) if len(others) else 0.0
+    def _features(self, asked: "_Asked", number: int,
+                  ranks: Tuple[float, float]) -> Tuple[float, ...]:
+        words = asked.words
+        score, value = float(asked.scores[number]), float(asked.classified[number])
         entry_words = self._entry_words[number]
         covered = self._weight(words & entry_words) / (self._weight(words) or 1)
         # How much of what the question is specifically about the entry speaks of, and
         # what it does not: a rare word it lacks (入場券, 養子縁組) says another question.
+        focus = asked.focus
         focused = focus_share(focus, entry_words, lambda w: self._weight([w]))
         missing = [self._weight([w]) for w in focus if w not in entry_words]
         unasked = [self._weight([w]) for w in focus if w not in self._asked_words[number]]
@@ -193,10 +227,11 @@ class QaIndex:
                     / (self._weight(self._phrasing_words[p]) or 1)
                     for p in self._phrasings_of[number]), default=0.0)
         entry = self.entries[number]
-        return (value, value - other_value, ranks[1], math.log1p(score),
-                score / (self._search.reach(query) or 1.0),
-                math.log1p(score) - math.log1p(max(best_other, 0.0)), ranks[0],
-                covered, said, focused, math.log1p(sum(missing)), float(len(focus)),
+        procedures = asked.procedures
+        return (value, value - asked.value_top.other_than(number), ranks[1], math.log1p(score),
+                score / (asked.reach or 1.0),
+                math.log1p(score) - math.log1p(max(asked.score_top.other_than(number), 0.0)),
+                ranks[0], covered, said, focused, math.log1p(sum(missing)), float(len(focus)),
                 max(missing, default=0.0), math.log1p(sum(unasked)), max(unasked, default=0.0),
                 float(entry.procedure in procedures),
                 float(bool(procedures) and entry.procedure not in (None, *procedures)))
@@ -230,10 +265,12 @@ class QaIndex:
                 best = ranks.setdefault(number, [float(RANK_CAP), float(RANK_CAP)])
                 best[0] = min(best[0], float(score_rank.get(number, RANK_CAP)))
                 best[1] = min(best[1], float(value_rank.get(number, RANK_CAP)))
+        # What every candidate's features compare with, worked out once per question.
+        asked = _Asked(set(query.words), tuple(focus), tuple(procedures), scores, classified,
+                       self._search.reach(query), _Top.of(scores), _Top.of(classified))
         found = []
         for number, (score_rank, value_rank) in ranks.items():
-            features = self._features(query, number, scores, classified,
-                                      (score_rank, value_rank), procedures, focus)
+            features = self._features(asked, number, (score_rank, value_rank))
             found.append(Candidate(self.entries[number], float(scores[number]), features,
                                    self.calibration.probability(features)))
         return sorted(found, key=lambda c: -c.probability)

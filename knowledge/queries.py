@@ -119,6 +119,11 @@ def get_departments(session: Session) -> List[Department]:
     return _records(session, DepartmentRow.record, DepartmentRow.id, Department)
 
 
+def get_department(session: Session, department_id: str) -> Optional[Department]:
+    row = session.get(DepartmentRow, department_id)
+    return Department.parse_raw(row.record) if row else None
+
+
 def all_procedures(session: Session) -> List[Procedure]:
     return _records(session, ProcedureRow.record, ProcedureRow.id, Procedure)
 

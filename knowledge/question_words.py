@@ -151,6 +151,15 @@ class QuestionWords:
                   if procedure is None or (owner != procedure.id and owner in procedure.related)}
         return others.pop() if len(others) == 1 else None
 
+    def pools(self, focus: Iterable[str], procedure: "Procedure | None",
+              named: Iterable["str | None"]) -> Tuple[str, ...]:
+        """The procedures whose entries are searched first: the one a focus word points to,
+        the ones named, and the subject's related procedures (the bot and the calibration
+        search the same way)."""
+        pointed = self.pointed(focus, procedure) if procedure else None
+        related = procedure.related if procedure else ()
+        return tuple(dict.fromkeys(p for p in (pointed, *named, *related) if p))
+
     def focus(self, text: str, procedure: "Procedure | None") -> Tuple[str, ...]:
         """The specific words of a question about ``procedure`` (or about none). A word
         another procedure lists as a keyword (有効期限 when マイナンバーカード is named)

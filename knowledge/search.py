@@ -157,11 +157,12 @@ class EntryIndex:
     def __init__(self, entries: Sequence[QaEntry]) -> None:
         self.entries = list(entries)
         self.phrasing_entry: List[int] = []
-        self.phrasings: List[Analysis] = []
+        self.phrasing_texts: List[str] = []
         for number, entry in enumerate(self.entries):
             for text in (entry.question, *entry.paraphrases):
-                self.phrasings.append(analyse(text, content_only=True))
+                self.phrasing_texts.append(text)
                 self.phrasing_entry.append(number)
+        self.phrasings = [analyse(text, content_only=True) for text in self.phrasing_texts]
         self.answers = [analyse(" ".join(entry.answer), content_only=True)
                         for entry in self.entries]
         self._phrasing_of = np.array(self.phrasing_entry, dtype=np.int64)

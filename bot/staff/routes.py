@@ -23,7 +23,7 @@ from bot.staff.context import STAFF, StaffContext
 from bot.staff.tracker import REASON_LABELS, transcript
 from knowledge.answers import TOPIC_INTENT, due_date_answer, entry_answer, procedure_answer
 from knowledge.deadlines import due_date
-from knowledge.queries import (get_departments, get_entry, get_life_event, get_municipality,
+from knowledge.queries import (get_department, get_entry, get_life_event, get_municipality,
                                get_procedure)
 from knowledge.schema import LifeEvent, Municipality, Procedure
 from knowledge.search import CHANNEL_NAMES, EntryHit, Hit
@@ -150,7 +150,7 @@ def entry_hits(context: StaffContext, text: str, limit: int) -> List[Dict[str, A
 def _card_and_answer(session: Session, context: StaffContext, procedure: Procedure,
                      topic: str, text: str) -> Dict[str, Any]:
     municipality = get_municipality(session, context.settings.municipality)
-    department = {d.id: d for d in get_departments(session)}.get(procedure.department)
+    department = get_department(session, procedure.department)
     return {"card": procedure_card(procedure, municipality), "topic": topic,
             "answer": procedure_answer(procedure, topic, text, municipality, department).text}
 
@@ -210,8 +210,8 @@ async def entry_detail(request: web.Request) -> web.Response:
         if entry is None:
             return web.json_response({"error": "no such entry"}, status=404)
         procedure = get_procedure(session, entry.procedure) if entry.procedure else None
-        departments = {d.id: d for d in get_departments(session)}
-        department = departments[procedure.department if procedure else entry.department]
+        department = get_department(session, procedure.department if procedure
+                                    else entry.department)
         municipality = get_municipality(session, context.settings.municipality)
         return web.json_response({
             "entry": {**entry_json(EntryHit(entry, 0.0)), "answer": entry.answer,
